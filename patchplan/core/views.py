@@ -1,0 +1,86 @@
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_safe
+
+from patchplan.celery import app as celery_app
+
+from . import selectors
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = selectors.dashboard_for_user(user=request.user, team=request.team)
+    return render(request, "core/dashboard.html", context)
+
+
+@login_required
+@require_safe
+def calendar(request: HttpRequest) -> HttpResponse:
+    windows = selectors.upcoming_windows(team=request.team, user=request.user, limit=50)
+    return render(request, "core/calendar.html", {"windows": windows})
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return False, exc.__class__.__name__
+    return True, "ok"
+
+
+def _broker_ok() -> tuple[bool, str]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return False, exc.__class__.__name__
+    return True, "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker state for load balancers and monitoring.
+
+    Error details stay in the log; the answer names only the exception type
+    so that an unauthenticated probe learns nothing about the setup."""
+    db_ok, db_state = _database_ok()
+    broker_ok, broker_state = _broker_ok()
+    healthy = db_ok and broker_ok
+    if not healthy:
+        logger.warning("healthz: database=%s broker=%s", db_state, broker_state)
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "error",
+            "database": db_state,
+            "broker": broker_state,
+            "time": timezone.now().isoformat(),
+        },
+        status=200 if healthy else 503,
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No context processors: whatever broke may be what they need.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render(), status=500)

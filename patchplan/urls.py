@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from patchplan.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.dashboard, name="dashboard"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("calendar/", core_views.calendar, name="calendar"),
+    path("accounts/", include("patchplan.accounts.urls")),
+    path("team/", include("patchplan.teams.urls")),
+    path("servers/", include("servers.urls")),
+    path("plans/", include("plans.urls")),
+    path(settings.ADMIN_URL, admin.site.urls),
+]
+
+handler403 = "patchplan.core.views.permission_denied"
+handler404 = "patchplan.core.views.page_not_found"
+handler500 = "patchplan.core.views.server_error"

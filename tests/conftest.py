@@ -1,0 +1,97 @@
+"""Personas and shared fixtures.
+
+Personas: `team` with `admin`, `planner`, `engineer`, `approver`, `viewer`;
+`outsider` is the admin of another team. Every view test includes the outsider.
+"""
+
+import os
+
+import pytest
+
+from patchplan.teams.roles import Role
+
+from . import factories
+from .services import missing, redis_url, using_postgres
+
+# Browser tests drive a sync Playwright from the test thread while Django's
+# live server runs in another; Django's async guard must not refuse that.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def team(db):
+    return factories.TeamFactory(name="Blue Ops", slug="blue")
+
+
+def _member(team, role, username):
+    user = factories.UserFactory(username=username)
+    factories.MembershipFactory(team=team, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def admin(team):
+    return _member(team, Role.ADMIN, "alice-admin")
+
+
+@pytest.fixture
+def planner(team):
+    return _member(team, Role.PLANNER, "paul-planner")
+
+
+@pytest.fixture
+def owner(planner):
+    """The plan owner is a planner."""
+    return planner
+
+
+@pytest.fixture
+def engineer(team):
+    return _member(team, Role.ENGINEER, "erin-engineer")
+
+
+@pytest.fixture
+def approver(team):
+    return _member(team, Role.APPROVER, "arno-approver")
+
+
+@pytest.fixture
+def viewer(team):
+    return _member(team, Role.VIEWER, "vera-viewer")
+
+
+@pytest.fixture
+def other_team(db):
+    return factories.TeamFactory(name="Red Ops", slug="red")
+
+
+@pytest.fixture
+def outsider(other_team):
+    """Admin of another team: sees nothing of `team`."""
+    return _member(other_team, Role.ADMIN, "oscar-outsider")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) logs the test client in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def require_postgres():
+    if not using_postgres():
+        missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def require_redis():
+    if redis_url() is None:
+        missing("needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/N")
+    return redis_url()

@@ -1,0 +1,146 @@
+"""Walks the whole URL conf: every URL that takes an object id is requested by
+a member, a member of another team and an anonymous user, for GET and POST,
+and the database must be unchanged by every request that is refused.
+
+A new URL with an object kwarg must be registered in OBJECT_KWARGS (the test
+fails until it is), so no view can be added without this check."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from patchplan.teams.roles import Role
+from tests import factories
+
+# kwarg name -> how to find the id of the world's object of that kind
+OBJECT_KWARGS = {
+    "plan_id": lambda w: w["plan"].pk,
+    "server_id": lambda w: w["server"].pk,
+    "membership_id": lambda w: w["membership"].pk,
+    "freeze_id": lambda w: w["freeze"].pk,
+    "invitation_id": lambda w: w["invitation"].pk,
+}
+
+# Patterns whose kwargs are not team objects, with the reason.
+NOT_TEAM_OBJECTS = {
+    "team_invitation_accept": "a signed token, tested in test_invitations",
+    "password_reset_confirm": "Django's signed reset token",
+}
+
+# Tables whose rows a refused request may legitimately touch.
+IGNORED_TABLES = {"django_session", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def object_patterns():
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith("admin/"):
+            continue
+        kwargs = list(pattern.pattern.converters)
+        if not kwargs or pattern.name in NOT_TEAM_OBJECTS:
+            continue
+        found.append((route, pattern.name, kwargs))
+    return found
+
+
+def _fill(route: str, kwargs: list[str], world) -> str:
+    path = route
+    for name in kwargs:
+        if name not in OBJECT_KWARGS:
+            pytest.fail(f"URL {route!r} takes {name!r}: add it to OBJECT_KWARGS in {__file__}")
+        start = path.index("<")
+        end = path.index(">", start)
+        path = path[:start] + str(OBJECT_KWARGS[name](world)) + path[end + 1 :]
+    return "/" + path
+
+
+def _db_state():
+    state = {}
+    for model in apps.get_models():
+        table = model._meta.db_table
+        if table in IGNORED_TABLES:
+            continue
+        state[table] = list(model._default_manager.order_by("pk").values_list())
+    return state
+
+
+@pytest.fixture
+def world(team, admin, viewer):
+    planner = factories.UserFactory(username="world-planner")
+    membership = factories.MembershipFactory(team=team, user=planner, role=Role.PLANNER)
+    server = factories.ServerFactory(team=team, hostname="web-01")
+    plan = factories.PlanFactory(team=team, owner=planner)
+    plan.servers.add(server)
+    return {
+        "team": team,
+        "plan": plan,
+        "server": server,
+        "membership": membership,
+        "freeze": factories.FreezeFactory(team=team, starts_on="2030-01-01", ends_on="2030-01-02"),
+        "invitation": factories.InvitationFactory(team=team, invited_by=admin),
+    }
+
+
+def test_the_walk_finds_the_object_urls():
+    names = {name for _route, name, _kwargs in object_patterns()}
+    assert {"plan_detail", "server_detail", "team_member_remove"} <= names
+
+
+@pytest.mark.django_db
+def test_every_object_url_is_scoped(client, world, outsider, viewer, admin):
+    patterns = object_patterns()
+    failures = []
+    for route, name, kwargs in patterns:
+        url = _fill(route, kwargs, world)
+        for method in ("get", "post"):
+            # Another team's admin: the object does not exist for them.
+            client.force_login(outsider)
+            before = _db_state()
+            response = getattr(client, method)(url)
+            # 405 (a POST-only URL asked with GET) is answered before any lookup.
+            if response.status_code not in (404, 405):
+                failures.append(f"outsider {method.upper()} {url} ({name}): {response.status_code}")
+            if _db_state() != before:
+                failures.append(f"outsider {method.upper()} {url} ({name}) changed the database")
+
+            # Anonymous: sent to log in (or 401/404 for token APIs), nothing changes.
+            client.logout()
+            before = _db_state()
+            response = getattr(client, method)(url)
+            if response.status_code not in (302, 401, 404) or (
+                response.status_code == 302 and "/accounts/login/" not in response["Location"]
+            ):
+                failures.append(
+                    f"anonymous {method.upper()} {url} ({name}): {response.status_code}"
+                )
+            if _db_state() != before:
+                failures.append(f"anonymous {method.upper()} {url} ({name}) changed the database")
+
+            # A viewer of the team: may look, may not change.
+            client.force_login(viewer)
+            before = _db_state()
+            response = getattr(client, method)(url)
+            if method == "get" and response.status_code not in (200, 405):
+                failures.append(f"viewer GET {url} ({name}): {response.status_code}")
+            if method == "post":
+                if response.status_code not in (403, 405):
+                    failures.append(f"viewer POST {url} ({name}): {response.status_code}")
+                if _db_state() != before:
+                    failures.append(f"viewer POST {url} ({name}) changed the database")
+
+        # A member with the rights: the page is there.
+        client.force_login(admin)
+        response = client.get(url)
+        if response.status_code not in (200, 405):
+            failures.append(f"admin GET {url} ({name}): {response.status_code}")
+    assert not failures, "\n".join(failures)
