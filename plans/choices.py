@@ -33,4 +33,11 @@ class TaskStatus(models.TextChoices):
     BLOCKED = "blocked", _("Blocked")
 
 
+class Raci(models.TextChoices):
+    RESPONSIBLE = "responsible", _("Responsible")
+    ACCOUNTABLE = "accountable", _("Accountable")
+    CONSULTED = "consulted", _("Consulted")
+    INFORMED = "informed", _("Informed")
+
+
 DEFAULT_MILESTONES = ("assessment", "testing", "deployment", "review")

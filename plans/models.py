@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from patchplan.teams.models import Team
 from servers.models import Server
 
-from .choices import PlanKind, PlanStatus, Risk, TaskStatus
+from .choices import PlanKind, PlanStatus, Raci, Risk, TaskStatus
 
 
 class Plan(models.Model):
@@ -116,3 +116,26 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PlanRole(models.Model):
+    """A person's RACI role in a plan. Exactly one accountable person per plan."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_roles"
+    )
+    raci = models.CharField(_("role"), max_length=12, choices=Raci.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "user", "raci"], name="planrole_unique"),
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(raci=Raci.ACCOUNTABLE),
+                name="planrole_one_accountable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.raci} for {self.plan}"

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "patchplan.accounts",
     "patchplan.teams",
     "patchplan.core",
+    "patchplan.notifications",
     "servers",
     "plans",
 ]
