@@ -40,4 +40,10 @@ class Raci(models.TextChoices):
     INFORMED = "informed", _("Informed")
 
 
+class ReferenceKind(models.TextChoices):
+    CVE = "cve", _("CVE")
+    ADVISORY = "advisory", _("Advisory")
+    LINK = "link", _("Link")
+
+
 DEFAULT_MILESTONES = ("assessment", "testing", "deployment", "review")

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from . import views
+from .views import plans as plan_views
 
 urlpatterns = [
-    path("", views.plan_list, name="plan_list"),
-    path("<int:plan_id>/", views.plan_detail, name="plan_detail"),
+    path("", plan_views.plan_list, name="plan_list"),
+    path("<int:plan_id>/", plan_views.plan_detail, name="plan_detail"),
 ]

@@ -5,8 +5,7 @@ from django.db.models import Count, QuerySet
 from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user
-
-from .models import Plan
+from plans.models import Plan
 
 
 def plans_for_team(*, user, team: Team) -> QuerySet[Plan]:

@@ -10,9 +10,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from plans.models import Plan
 from servers.models import Server
-
-from .models import Plan
 
 
 @transaction.atomic
