@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
@@ -15,12 +14,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            # Links are built from SITE_URL, never from the request's Host.
-            extra_email_context={"site_url": settings.SITE_URL},
-            email_template_name="registration/password_reset_email.txt",
-            html_email_template_name="registration/password_reset_email.html",
-        ),
+        views.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

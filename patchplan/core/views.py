@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
+from kombu import Connection
 
 from patchplan.celery import app as celery_app
 
@@ -40,8 +41,13 @@ def _database_ok() -> tuple[bool, str]:
 
 
 def _broker_ok() -> tuple[bool, str]:
+    # A fresh connection each time: a pooled one could hide a broker that went away.
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(
+            celery_app.conf.broker_url,
+            transport_options=celery_app.conf.broker_transport_options,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # noqa: BLE001
         return False, exc.__class__.__name__
