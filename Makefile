@@ -20,10 +20,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "PatchPlan on http://$(HOST):$(PORT)/ (Ctrl-C stops the web server, worker and beat)"
+	@# Worker and beat run in the background of one shell; when the web server
+	@# stops (Ctrl-C), the EXIT trap stops them too. The banner comes again
+	@# once the servers have printed their own start-up lines.
 	@bash -c 'trap "kill 0" EXIT; \
 	  $(CELERY) -A patchplan worker --loglevel=INFO --pool=solo --without-mingle --without-gossip & \
 	  $(CELERY) -A patchplan beat --loglevel=INFO & \
+	  (sleep 6; echo; echo "==> PatchPlan: http://$(HOST):$(PORT)/  (Ctrl-C stops web, worker and beat)"; \
+	   $(PY) manage.py seed_demo | tail -n +2; echo) & \
 	  $(PY) manage.py runserver $(HOST):$(PORT)'
 
 test: install
