@@ -123,3 +123,14 @@ def test_admin_site_is_for_superusers_only(client_for, admin):
     response = client_for(admin).get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_staff_without_superuser_cannot_use_the_admin(client_for, admin):
+    admin.is_staff = True
+    admin.save()
+    response = client_for(admin).get("/admin/")
+    assert response.status_code == 302
+    admin.is_superuser = True
+    admin.save()
+    assert client_for(admin).get("/admin/").status_code == 200
