@@ -46,4 +46,37 @@ class ReferenceKind(models.TextChoices):
     LINK = "link", _("Link")
 
 
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    IN_PROGRESS = "in_progress", _("In progress")
+    PATCHED = "patched", _("Patched")
+    VERIFIED = "verified", _("Verified")
+    FAILED = "failed", _("Failed")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
+
+
+FINAL_EXECUTION_STATUSES = (
+    ExecutionStatus.VERIFIED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.ROLLED_BACK,
+)
+
+
+class TestResult(models.TextChoices):
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
+
+
+class LogKind(models.TextChoices):
+    ISSUE = "issue", _("Issue encountered")
+    ACTION = "action", _("Action taken")
+    RESOLUTION = "resolution", _("Resolution")
+    NOTE = "note", _("Note")
+
+
+class SignOffDecision(models.TextChoices):
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
+
+
 DEFAULT_MILESTONES = ("assessment", "testing", "deployment", "review")

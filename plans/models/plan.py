@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from patchplan.teams.models import Team
 from servers.models import Server
 
-from .choices import PlanKind, PlanStatus, Raci, ReferenceKind, Risk, TaskStatus
+from ..choices import PlanKind, PlanStatus, Raci, ReferenceKind, Risk, TaskStatus
 
 
 class Plan(models.Model):
@@ -118,6 +118,8 @@ class Milestone(models.Model):
     )
     signoff_count = models.PositiveSmallIntegerField(_("approvals needed"), default=1)
     signed_off_at = models.DateTimeField(null=True, blank=True)
+    # Rejecting a milestone reopens it in a new sign-off round.
+    signoff_round = models.PositiveIntegerField(default=1)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:

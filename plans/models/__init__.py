@@ -1,0 +1,45 @@
+"""Plans' models: the plan document (plan.py) and running it (execution.py)."""
+
+from .execution import (
+    AuditEvent,
+    BackupRecord,
+    ExecutionEvent,
+    LogEntry,
+    LogEntryRevision,
+    ServerExecution,
+    SignOff,
+    TestRun,
+)
+from .plan import (
+    ChecklistItem,
+    Comment,
+    MaintenanceWindow,
+    Milestone,
+    Plan,
+    PlanReference,
+    PlanRole,
+    PlanStatusChange,
+    Task,
+    WindowServer,
+)
+
+__all__ = [
+    "AuditEvent",
+    "BackupRecord",
+    "ChecklistItem",
+    "Comment",
+    "ExecutionEvent",
+    "LogEntry",
+    "LogEntryRevision",
+    "MaintenanceWindow",
+    "Milestone",
+    "Plan",
+    "PlanReference",
+    "PlanRole",
+    "PlanStatusChange",
+    "ServerExecution",
+    "SignOff",
+    "Task",
+    "TestRun",
+    "WindowServer",
+]
