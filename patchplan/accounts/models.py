@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,11 +16,21 @@ class User(AbstractUser):
 
     email = models.EmailField(_("email address"), unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # Part of the session hash: raising it (at logout) ends every session.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     REQUIRED_FIELDS = ["email"]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        # Django's hash of the password, plus the session epoch, so that a
+        # logout (which raises the epoch) signs out every other browser too.
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(
+            key_salt, f"{self.password}:{self.session_epoch}", secret=secret, algorithm="sha256"
+        ).hexdigest()
 
     @property
     def display_name(self) -> str:

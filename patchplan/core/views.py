@@ -10,8 +10,10 @@ from django.views.decorators.http import require_GET, require_safe
 from kombu import Connection
 
 from patchplan.celery import app as celery_app
+from patchplan.teams.selectors import NotInTeam
 
 from . import selectors
+from .security_log import log_security_event
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +80,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    log_security_event("access_denied", request=request, status=403)
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, NotInTeam):
+        log_security_event("access_denied", request=request, status=404)
     return render(request, "404.html", status=404)
 
 

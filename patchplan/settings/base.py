@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "axes",
+    "csp",
     "patchplan.accounts",
     "patchplan.teams",
     "patchplan.core",
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "patchplan.teams.middleware.CurrentTeamMiddleware",
     "patchplan.core.middleware.UserTimezoneMiddleware",
@@ -253,6 +255,24 @@ CELERY_TIMEZONE = "UTC"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts only from our own static
+# files, never inline, so injected markup cannot run. Inline *styles* stay
+# allowed: server-drawn SVG charts use style attributes, and a style cannot
+# run code. Bootstrap's CSS embeds small data: SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # Load balancers probe /healthz over plain HTTP.
@@ -279,6 +299,7 @@ LOGGING = {
         # Axes logs every login at INFO with masked fields; our own security
         # log says who and from where.
         "axes": {"level": "WARNING"},
+        "patchplan.security": {"level": "INFO"},
     },
 }
 

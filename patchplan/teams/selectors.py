@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=Model)
 
+
+class NotInTeam(Http404):
+    """An object of a team the user is not in: a 404 to them, logged as refused access."""
+
+
 _CACHE_ATTR = "_patchplan_memberships"
 
 
@@ -62,7 +67,7 @@ def check_team_action(*, user: User, team_id: int, action: str = Action.VIEW) ->
     """Return the user's role in the team, or raise 404 (not a member) / 403 (role too low)."""
     role = role_in_team(user=user, team_id=team_id)
     if role is None:
-        raise Http404("No such object.")
+        raise NotInTeam("No such object.")
     if not role_allows(role, action):
         raise PermissionDenied(f"Your role ({role}) may not {Action(action).label}.")
     return role
@@ -89,7 +94,8 @@ def get_for_user(
         .first()
     )
     if obj is None:
-        raise Http404("No such object.")
+        # Missing or another team's: the same answer, and both are logged.
+        raise NotInTeam("No such object.")
     check_team_action(user=user, team_id=obj._access_team_id, action=action)
     return obj
 

@@ -22,7 +22,6 @@ from servers.parsers import (
 # The copy beside the tests is what CI reads; /work/shared/samples is where the
 # listings were first collected (a Debian 12 host), checked against when present.
 SAMPLES = Path(__file__).resolve().parent / "samples"
-SHARED_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 SELECTIONS = "debian12-dpkg-get-selections.txt"
 QUERY = "debian12-dpkg-query.tsv"
 UPGRADABLE = "debian12-apt-list-upgradable.txt"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from patchplan.teams.roles import Role
@@ -114,9 +115,9 @@ def test_every_object_url_is_scoped(client, world, outsider, viewer, admin):
                 failures.append(f"outsider {method.upper()} {url} ({name}) changed the database")
 
             # Anonymous: sent to log in (or 401/404 for token APIs), nothing changes.
-            client.logout()
+            # A fresh client: logging out would end the user's other sessions.
             before = _db_state()
-            response = getattr(client, method)(url)
+            response = getattr(Client(), method)(url)
             if response.status_code not in (302, 401, 404) or (
                 response.status_code == 302 and "/accounts/login/" not in response["Location"]
             ):
