@@ -19,7 +19,7 @@ def _env_example() -> dict[str, str]:
         line = line.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            values[key] = value
+            values[key] = value.strip('"')
     return values
 
 
