@@ -14,3 +14,10 @@ class Criticality(models.TextChoices):
     MEDIUM = "medium", _("Medium")
     HIGH = "high", _("High")
     CRITICAL = "critical", _("Critical")
+
+
+class SnapshotSource(models.TextChoices):
+    UPLOAD = "upload", _("Upload")
+    PASTE = "paste", _("Paste")
+    COMMAND = "command", _("Command")
+    API = "api", _("API push")

@@ -1,10 +1,15 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.teams.models import Team
 
-from .choices import Criticality, Environment
+from .choices import Criticality, Environment, SnapshotSource
+
+_ENV_LABELS = dict(Environment.choices)
+_CRIT_LABELS = dict(Criticality.choices)
 
 
 class Tag(models.Model):
@@ -22,7 +27,12 @@ class Tag(models.Model):
 
 
 class Server(models.Model):
-    """A host in a team's inventory; hostnames are unique within a team."""
+    """A host in a team's inventory; hostnames are unique within a team.
+
+    The inventory counts are denormalised here (kept by the import service) so
+    the server list can filter and sort 10,000 servers without touching the
+    package tables.
+    """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="servers")
     hostname = models.CharField(_("hostname"), max_length=253)
@@ -49,11 +59,157 @@ class Server(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Inventory state, written only by services.inventory.
+    package_count = models.PositiveIntegerField(_("packages"), default=0)
+    pending_updates = models.PositiveIntegerField(_("pending updates"), default=0)
+    pending_security = models.PositiveIntegerField(_("pending security updates"), default=0)
+    last_inventory_at = models.DateTimeField(_("last inventory"), null=True, blank=True)
+    # Version ordering of the installed packages ("deb" or "rpm").
+    package_family = models.CharField(max_length=3, default="deb")
+
     class Meta:
         ordering = ["hostname"]
         constraints = [
             models.UniqueConstraint(fields=["team", "hostname"], name="server_unique_hostname")
         ]
+        indexes = [
+            models.Index(fields=["team", "environment"], name="server_team_env"),
+            models.Index(fields=["team", "-pending_security"], name="server_team_security"),
+            models.Index(fields=["team", "last_inventory_at"], name="server_team_inventory"),
+        ]
 
     def __str__(self) -> str:
         return self.hostname
+
+    # Plain dict lookups: Django's get_FOO_display() rebuilds a hashable copy of
+    # the choices on every call, which a 50-row list pays 100 times.
+    @property
+    def environment_label(self) -> str:
+        return _ENV_LABELS.get(self.environment, self.environment)
+
+    @property
+    def criticality_label(self) -> str:
+        return _CRIT_LABELS.get(self.criticality, self.criticality)
+
+
+class InventorySnapshot(models.Model):
+    """One import of a package listing for a server: the proof of its state then.
+
+    ``data`` holds the listing in a compact canonical form (one package or
+    update a line, sorted), so any two snapshots can be diffed without a row
+    per package per snapshot; ``content_hash`` is its sha256, which recognises
+    an identical repeat import.
+    """
+
+    KIND_PACKAGES = "packages"
+    KIND_UPDATES = "updates"
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField(_("taken at"))
+    format = models.CharField(_("format"), max_length=20)
+    source = models.CharField(_("source"), max_length=10, choices=SnapshotSource.choices)
+    content_hash = models.CharField(max_length=64)
+    data = models.TextField()
+    package_count = models.PositiveIntegerField(default=0)
+    pending_count = models.PositiveIntegerField(default=0)
+    security_count = models.PositiveIntegerField(default=0)
+    # Change against the previous snapshot of the same kind.
+    added_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    upgraded_count = models.PositiveIntegerField(default=0)
+    downgraded_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(
+        "InventoryToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-taken_at", "-pk"]
+        indexes = [models.Index(fields=["server", "-taken_at"], name="snapshot_server_taken")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} {self.format} {self.taken_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND_UPDATES if self.format == "apt-upgradable" else self.KIND_PACKAGES
+
+
+class ServerPackage(models.Model):
+    """A package installed on a server now (from its latest package snapshot).
+
+    Updated by difference on each import, so an import touches only the
+    packages that changed. Deliberately lean (two secondary indexes, no
+    constraints beyond the server key): this table holds a row per package per
+    server, millions of rows, and every index costs on each import. The import
+    service keeps (server, name, architecture, version) unique.
+    """
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="packages")
+    name = models.CharField(max_length=200)
+    architecture = models.CharField(max_length=32, blank=True)
+    version = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, default="install")
+
+    class Meta:
+        ordering = ["name", "architecture"]
+        # The fleet search looks a package up by name across a team's servers.
+        indexes = [models.Index(fields=["name"], name="serverpackage_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class PendingUpdate(models.Model):
+    """An update apt offered for a server at its latest `apt list --upgradable` import."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="pending")
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    architecture = models.CharField(max_length=32, blank=True)
+    current = models.CharField(max_length=200)
+    candidate = models.CharField(max_length=200)
+    suite = models.CharField(max_length=200)
+    is_security = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_security", "name"]
+        indexes = [
+            models.Index(fields=["server", "name"], name="pending_server_name"),
+            models.Index(fields=["name"], name="pending_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.current} -> {self.candidate}"
+
+
+TOKEN_PREFIX = "ppi_"  # noqa: S105 - a recognisable prefix, not a secret
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class InventoryToken(models.Model):
+    """A team's bearer token for pushing inventory over HTTP; only its hash is kept."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="inventory_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The first characters, so a user can tell tokens apart in the list.
+    hint = models.CharField(max_length=12)
+    can_create_servers = models.BooleanField(_("may create unknown servers"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

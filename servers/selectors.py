@@ -1,12 +1,49 @@
-"""Reads of servers, always scoped through the access selectors."""
+"""Reads of servers and their inventory, always scoped through the access selectors."""
 
-from django.db.models import QuerySet
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
 
 from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user
 
-from .models import Server
+from .choices import Criticality, Environment
+from .models import InventorySnapshot, InventoryToken, PendingUpdate, Server, ServerPackage, Tag
+from .versions import compare_versions
+
+# ?sort= values the list accepts, and the ordering each means.
+SORTS: dict[str, tuple[str, ...]] = {
+    "hostname": ("hostname",),
+    "-hostname": ("-hostname",),
+    "environment": ("environment", "hostname"),
+    "criticality": ("criticality_rank", "hostname"),
+    "-criticality": ("-criticality_rank", "hostname"),
+    "packages": ("package_count", "hostname"),
+    "-packages": ("-package_count", "hostname"),
+    "security": ("pending_security", "hostname"),
+    "-security": ("-pending_security", "-pending_updates", "hostname"),
+    "pending": ("pending_updates", "hostname"),
+    "-pending": ("-pending_updates", "hostname"),
+    "inventory": ("last_inventory_at", "hostname"),
+    "-inventory": ("-last_inventory_at", "hostname"),
+}
+_CRIT_RANK = {c: i for i, c in enumerate(Criticality.values)}
 
 
 def servers_for_team(*, user, team: Team) -> QuerySet[Server]:
@@ -19,3 +56,230 @@ def server_get_for_user(*, user, server_id: int, action: str = Action.VIEW) -> S
     return get_for_user(
         Server.objects.select_related("owner", "team"), user=user, action=action, pk=server_id
     )
+
+
+@dataclass
+class ServerFilters:
+    """The list's GET parameters, cleaned (unknown values are ignored, never an error)."""
+
+    q: str = ""
+    environment: str = ""
+    criticality: str = ""
+    security: bool = False
+    stale_days: int | None = None
+    tag: str = ""
+    sort: str = "hostname"
+
+    @classmethod
+    def from_query(cls, params) -> ServerFilters:
+        stale = params.get("stale", "").strip()
+        sort = params.get("sort", "hostname")
+        return cls(
+            q=params.get("q", "").strip()[:100],
+            environment=params.get("environment", "")
+            if params.get("environment") in Environment.values
+            else "",
+            criticality=params.get("criticality", "")
+            if params.get("criticality") in Criticality.values
+            else "",
+            security=params.get("security") == "1",
+            stale_days=int(stale) if stale.isdigit() and 0 < int(stale) < 100_000 else None,
+            tag=params.get("tag", "").strip()[:64],
+            sort=sort if sort in SORTS else "hostname",
+        )
+
+
+def servers_filtered(
+    *, user, team: Team, filters: ServerFilters, tags_to_attr: str | None = None
+) -> QuerySet[Server]:
+    """The server list: search, filters and a whitelisted sort, tags prefetched.
+
+    With ``tags_to_attr`` the tags land in a plain list attribute of that name
+    (no related manager built per row: the server list's hot loop); without
+    it ``server.tags.all()`` is served from the prefetch.
+    """
+    qs = servers_for_team(user=user, team=team)
+    if filters.q:
+        # A subquery for the tag, not a join: no DISTINCT over the whole list.
+        tagged = Server.tags.through.objects.filter(
+            tag__team=team, tag__name__iexact=filters.q
+        ).values("server_id")
+        qs = qs.filter(
+            Q(hostname__icontains=filters.q)
+            | Q(fqdn__icontains=filters.q)
+            | Q(pk__in=Subquery(tagged))
+        )
+    if filters.environment:
+        qs = qs.filter(environment=filters.environment)
+    if filters.criticality:
+        qs = qs.filter(criticality=filters.criticality)
+    if filters.security:
+        qs = qs.filter(pending_security__gt=0)
+    if filters.stale_days:
+        cutoff = timezone.now() - timedelta(days=filters.stale_days)
+        qs = qs.filter(Q(last_inventory_at__lt=cutoff) | Q(last_inventory_at__isnull=True))
+    if filters.tag:
+        qs = qs.filter(
+            pk__in=Subquery(
+                Server.tags.through.objects.filter(tag__team=team, tag__name=filters.tag).values(
+                    "server_id"
+                )
+            )
+        )
+    if "criticality" in filters.sort:
+        qs = qs.annotate(
+            criticality_rank=Case(
+                *[When(criticality=c, then=Value(r)) for c, r in _CRIT_RANK.items()],
+                output_field=IntegerField(),
+            )
+        )
+    return (
+        qs.select_related("owner")
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.order_by("name"), to_attr=tags_to_attr)
+        )
+        .order_by(*SORTS[filters.sort], "pk")
+    )
+
+
+def team_tags(*, team: Team) -> QuerySet[Tag]:
+    return Tag.objects.filter(team=team).order_by("name")
+
+
+def server_snapshots(*, server: Server) -> QuerySet[InventorySnapshot]:
+    """History for the server page: no blobs."""
+    return server.snapshots.defer("data").select_related("created_by", "token")
+
+
+def server_packages(*, server: Server, q: str = "") -> QuerySet[ServerPackage]:
+    qs = ServerPackage.objects.filter(server=server).only(
+        "name", "architecture", "version", "state"
+    )
+    if q:
+        qs = qs.filter(name__icontains=q[:100])
+    return qs.order_by("name", "architecture", "version")
+
+
+def server_pending(*, server: Server) -> QuerySet[PendingUpdate]:
+    return PendingUpdate.objects.filter(server=server).order_by("-is_security", "name")
+
+
+@dataclass
+class FleetHit:
+    server_id: int
+    hostname: str
+    environment: str
+    version: str
+    architecture: str
+    candidate: str
+    is_security: bool
+
+    @property
+    def environment_label(self) -> str:
+        return str(Environment(self.environment).label)
+
+
+def fleet_package_search(
+    *, user, team: Team, name: str, below: str = "", environment: str = ""
+) -> list[FleetHit]:
+    """Servers of the team running package ``name`` (exact), optionally below a version.
+
+    Two queries whatever the fleet size: the installed rows (by the name
+    index) and the pending candidates for that name. "Below" uses each
+    server's own ordering (Debian or RPM), which SQL cannot do.
+    """
+    check_team_action(user=user, team_id=team.pk, action=Action.VIEW)
+    name = name.strip()
+    if not name:
+        return []
+    rows = ServerPackage.objects.filter(name=name, server__team=team)
+    if environment in Environment.values:
+        rows = rows.filter(server__environment=environment)
+    rows = rows.values_list(
+        "server_id",
+        "server__hostname",
+        "server__environment",
+        "server__package_family",
+        "version",
+        "architecture",
+    ).order_by("server__hostname", "architecture", "version")
+    pending = {
+        (sid, arch): (cand, sec)
+        for sid, arch, cand, sec in PendingUpdate.objects.filter(
+            name=name, server__team=team
+        ).values_list("server_id", "architecture", "candidate", "is_security")
+    }
+    below = below.strip()
+    # A fleet runs few distinct versions: compare each once.
+    is_below: dict[tuple[str, str], bool] = {}
+    hits = []
+    for sid, hostname, env, family, version, arch in rows:
+        if below:
+            if not version:
+                continue
+            key = (version, family)
+            if key not in is_below:
+                try:
+                    is_below[key] = compare_versions(version, below, family=family) < 0
+                except ValueError:
+                    is_below[key] = False
+            if not is_below[key]:
+                continue
+        cand, sec = pending.get((sid, arch), ("", False))
+        hits.append(FleetHit(sid, hostname, env, version, arch, cand, sec))
+    return hits
+
+
+def fleet_pending_overview(*, user, team: Team, top: int = 25) -> dict:
+    """The fleet's pending updates: per environment, the servers most exposed, top packages."""
+    check_team_action(user=user, team_id=team.pk, action=Action.VIEW)
+    servers = Server.objects.filter(team=team)
+    per_env = list(
+        servers.values("environment")
+        .annotate(
+            servers=Count("pk"),
+            with_pending=Count("pk", filter=Q(pending_updates__gt=0)),
+            with_security=Count("pk", filter=Q(pending_security__gt=0)),
+        )
+        .order_by("environment")
+    )
+    labels = dict(Environment.choices)
+    for row in per_env:
+        row["label"] = labels.get(row["environment"], row["environment"])
+    exposed = list(
+        servers.filter(pending_security__gt=0)
+        .order_by("-pending_security", "-pending_updates", "hostname")
+        .only("hostname", "environment", "criticality", "pending_security", "pending_updates")[:50]
+    )
+    # Two steps: rank names by rows (a cheap hash aggregate over the whole
+    # fleet), then count distinct servers exactly for the few names shown.
+    pending = PendingUpdate.objects.filter(server__team=team)
+    names = list(
+        pending.values("name")
+        .annotate(rows=Count("id"), security_rows=Count("id", filter=Q(is_security=True)))
+        .order_by("-security_rows", "-rows", "name")
+        .values_list("name", flat=True)[:top]
+    )
+    packages = sorted(
+        pending.filter(name__in=names)
+        .values("name")
+        .annotate(
+            servers=Count("server", distinct=True),
+            security=Count("server", filter=Q(is_security=True), distinct=True),
+            candidate=Max("candidate"),
+        ),
+        key=lambda row: (-row["security"], -row["servers"], row["name"]),
+    )
+    return {"per_env": per_env, "exposed": exposed, "packages": packages}
+
+
+def tokens_for_team(*, team: Team) -> QuerySet[InventoryToken]:
+    return InventoryToken.objects.filter(team=team).select_related("created_by")
+
+
+def token_get_for_user(*, user, token_id: int, action: str) -> InventoryToken:
+    return get_for_user(InventoryToken.objects.all(), user=user, action=action, pk=token_id)
+
+
+def server_by_hostname(*, team: Team, hostname: str) -> Server | None:
+    return Server.objects.filter(team=team, hostname=hostname).first()

@@ -1,0 +1,114 @@
+"""HTTP push of inventory from the host itself, authenticated by a team token.
+
+    dpkg-query -W | curl -H "Authorization: Bearer ppi_..." --data-binary @- \
+        https://patchplan.example/api/v1/servers/web-01/inventory
+
+Answers are JSON: 201 (or 200 for a repeat of the latest snapshot) with the
+server's counts, 400 with the first bad line, 401 without a valid token, 403
+when the token's maker may no longer import, 404 for an unknown server the
+token may not create, 413 when the body is over the limit (checked from
+Content-Length before the body is read).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from patchplan.teams.roles import Action, role_allows
+from patchplan.teams.selectors import role_in_team
+
+from . import selectors, services
+from .choices import SnapshotSource
+from .parsers import DEFAULT_MAX_BYTES, SUPPORTED_FORMATS
+
+
+def _error(status: int, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="patchplan"'
+    return response
+
+
+def _maker_may_import(token) -> bool:
+    if token.created_by is None:
+        return False
+    role = role_in_team(user=token.created_by, team_id=token.team_id)
+    return role is not None and role_allows(role, Action.IMPORT_INVENTORY)
+
+
+@csrf_exempt
+def inventory_push(request: HttpRequest, hostname: str) -> JsonResponse:
+    if request.method != "POST":
+        response = _error(405, "use POST with the listing as the body")
+        response["Allow"] = "POST"
+        return response
+    auth = request.headers.get("Authorization", "")
+    scheme, _sep, raw = auth.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return _error(401, "missing bearer token (Authorization: Bearer <token>)")
+    token = services.token_authenticate(raw.strip())
+    if token is None:
+        return _error(401, "invalid or revoked token")
+    if not _maker_may_import(token):
+        return _error(403, "this token's creator may no longer import inventory for the team")
+
+    # The limit is checked on the declared length, before a byte is read.
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    if length > DEFAULT_MAX_BYTES:
+        return _error(413, "the listing is larger than the 5 MB limit")
+    if length <= 0:
+        return _error(400, "empty body: send the command's output with --data-binary @-")
+
+    fmt = request.GET.get("format") or None
+    if fmt is not None and fmt not in SUPPORTED_FORMATS:
+        return _error(400, f"unknown format; supported: {', '.join(SUPPORTED_FORMATS)}")
+    try:
+        name = services.normalize_hostname(hostname)
+    except ValidationError as error:
+        return _error(400, error.messages[0])
+
+    server = selectors.server_by_hostname(team=token.team, hostname=name)
+    body = request.body
+    if server is None:
+        if not token.can_create_servers:
+            return _error(404, f"no server {name!r} in this team, and the token may not create it")
+        # Parse before creating, so a bad listing does not leave an empty server behind.
+        try:
+            services.inventory_import_new_server(
+                team=token.team, hostname=name, data=body, format=fmt, token=token
+            )
+        except services.InventoryRejected as error:
+            return _reject(error)
+        server = selectors.server_by_hostname(team=token.team, hostname=name)
+        server.refresh_from_db()
+        return JsonResponse(
+            {
+                "server": server.hostname,
+                "created_server": True,
+                "packages": server.package_count,
+                "pending_updates": server.pending_updates,
+                "pending_security": server.pending_security,
+            },
+            status=201,
+        )
+    try:
+        result = services.inventory_import(
+            server=server, data=body, format=fmt, source=SnapshotSource.API, token=token
+        )
+    except services.InventoryRejected as error:
+        return _reject(error)
+    return JsonResponse(
+        {"server": server.hostname, "created_server": False, **result.as_json()},
+        status=201 if result.created else 200,
+    )
+
+
+def _reject(error) -> JsonResponse:
+    if error.too_large:
+        return _error(413, error.messages[0])
+    return _error(400, error.messages[0], line=error.line)

@@ -1,0 +1,165 @@
+"""Demo inventory: real Debian 12 listings (servers/demo_data/) spread over a few
+months for the demo servers, so the server pages, history, diff and fleet views
+have data. Rows are written with bulk_create (a few thousand a second)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from django.utils import timezone
+
+from .inventory import _packages_blob, _updates_blob, _version_map, diff_version_maps
+from .models import InventorySnapshot, PendingUpdate, Server, ServerPackage
+from .parsers import Package, parse_inventory
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+
+
+def _hash(kind: str, blob: str) -> str:
+    return hashlib.sha256(f"{kind}\n{blob}".encode()).hexdigest()
+
+
+def _states():
+    """Three package states of one host: months ago, last month, and patched."""
+    installed = parse_inventory((DATA / "debian12-dpkg-query.tsv").read_bytes()).packages
+    updates = parse_inventory((DATA / "debian12-apt-list-upgradable.txt").read_bytes()).updates
+    # Months ago: some packages not installed yet.
+    early = [p for i, p in enumerate(installed) if i % 97 != 5]
+    # Patched: the security updates applied.
+    security = {(u.name, u.architecture): u.candidate for u in updates if u.is_security}
+    patched = [
+        Package(p.name, security.get((p.name, p.architecture), p.version), p.architecture)
+        for p in installed
+    ]
+    return early, installed, patched, updates
+
+
+def demo_inventory_load(*, servers: Sequence[Server]) -> None:
+    """Give each demo server package snapshots over the past months and pending updates.
+
+    Every third server is already patched (security updates applied), the rest
+    still have the security updates pending.
+    """
+    early, installed, patched, updates = _states()
+    now = timezone.now()
+    blobs = {
+        name: _packages_blob(pkgs)
+        for name, pkgs in (("early", early), ("installed", installed), ("patched", patched))
+    }
+    maps = {
+        name: _version_map((p.name, p.architecture, p.version) for p in pkgs)
+        for name, pkgs in (("early", early), ("installed", installed), ("patched", patched))
+    }
+    first = diff_version_maps({}, maps["early"], family="deb")
+    second = diff_version_maps(maps["early"], maps["installed"], family="deb")
+    third = diff_version_maps(maps["installed"], maps["patched"], family="deb")
+    pending_all = updates
+    pending_rest = [u for u in updates if not u.is_security]
+
+    def counts(changes):
+        kinds = {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0}
+        for c in changes:
+            if c.kind in kinds:
+                kinds[c.kind] += 1
+        return {f"{k}_count": v for k, v in kinds.items()}
+
+    snapshots, finals, pendings = [], {}, {}
+    for i, server in enumerate(servers):
+        is_patched = i % 3 == 0
+        # Stagger the dates per server so the history looks lived-in.
+        t1 = now - timedelta(days=120 - i % 7, hours=i)
+        t2 = now - timedelta(days=40 - i % 5, hours=i)
+        t_updates = now - timedelta(days=2, hours=i % 12)
+        steps = [(t1, "early", first), (t2, "installed", second)]
+        if is_patched:
+            steps.append((now - timedelta(days=1, hours=i % 9), "patched", third))
+        for when, state, changes in steps:
+            snapshots.append(
+                InventorySnapshot(
+                    server=server,
+                    taken_at=when,
+                    format="dpkg-query",
+                    source="command",
+                    content_hash=_hash("packages", blobs[state]),
+                    data=blobs[state],
+                    package_count=len(maps[state]),
+                    **counts(changes),
+                )
+            )
+        pend = pending_rest if is_patched else pending_all
+        snapshots.append(
+            InventorySnapshot(
+                server=server,
+                taken_at=t_updates,
+                format="apt-upgradable",
+                source="api",
+                content_hash=_hash("updates", _updates_blob(pend)),
+                data=_updates_blob(pend),
+                pending_count=len(pend),
+                security_count=sum(u.is_security for u in pend),
+            )
+        )
+        finals[server.pk] = patched if is_patched else installed
+        pendings[server.pk] = pend
+    snapshots = InventorySnapshot.objects.bulk_create(snapshots)
+    latest = {}
+    for snap in snapshots:
+        if snap.format == "apt-upgradable":
+            latest[("u", snap.server_id)] = snap
+        else:
+            prev = latest.get(("p", snap.server_id))
+            if prev is None or snap.taken_at > prev.taken_at:
+                latest[("p", snap.server_id)] = snap
+    ServerPackage.objects.bulk_create(
+        [
+            ServerPackage(
+                server_id=sid,
+                name=p.name,
+                architecture=p.architecture,
+                version=p.version,
+                state=p.state,
+            )
+            for sid, pkgs in finals.items()
+            for p in pkgs
+        ],
+        batch_size=2000,
+    )
+    PendingUpdate.objects.bulk_create(
+        [
+            PendingUpdate(
+                server_id=sid,
+                snapshot=latest[("u", sid)],
+                name=u.name,
+                architecture=u.architecture,
+                current=u.current,
+                candidate=u.candidate,
+                suite=u.suite,
+                is_security=u.is_security,
+            )
+            for sid, pend in pendings.items()
+            for u in pend
+        ],
+        batch_size=2000,
+    )
+    for server in servers:
+        pend = pendings[server.pk]
+        server.package_count = len(finals[server.pk])
+        server.pending_updates = len(pend)
+        server.pending_security = sum(u.is_security for u in pend)
+        server.last_inventory_at = max(
+            latest[("u", server.pk)].taken_at, latest[("p", server.pk)].taken_at
+        )
+        server.package_family = "deb"
+    Server.objects.bulk_update(
+        servers,
+        [
+            "package_count",
+            "pending_updates",
+            "pending_security",
+            "last_inventory_at",
+            "package_family",
+        ],
+    )
