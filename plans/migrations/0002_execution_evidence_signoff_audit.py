@@ -6,179 +6,517 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('plans', '0001_initial'),
-        ('servers', '0001_initial'),
+        ("plans", "0001_initial"),
+        ("servers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='milestone',
-            name='signoff_round',
+            model_name="milestone",
+            name="signoff_round",
             field=models.PositiveIntegerField(default=1),
         ),
         migrations.CreateModel(
-            name='LogEntry',
+            name="LogEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('issue', 'Issue encountered'), ('action', 'Action taken'), ('resolution', 'Resolution'), ('note', 'Note')], default='note', max_length=12, verbose_name='kind')),
-                ('body', models.TextField(verbose_name='entry')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('edited_at', models.DateTimeField(blank=True, null=True)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='log_entries', to='plans.plan')),
-                ('server', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='log_entries', to='servers.server')),
-                ('window', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='log_entries', to='plans.maintenancewindow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("issue", "Issue encountered"),
+                            ("action", "Action taken"),
+                            ("resolution", "Resolution"),
+                            ("note", "Note"),
+                        ],
+                        default="note",
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("body", models.TextField(verbose_name="entry")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("edited_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="log_entries",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "server",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="log_entries",
+                        to="servers.server",
+                    ),
+                ),
+                (
+                    "window",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="log_entries",
+                        to="plans.maintenancewindow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='LogEntryRevision',
+            name="LogEntryRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField()),
-                ('kind', models.CharField(choices=[('issue', 'Issue encountered'), ('action', 'Action taken'), ('resolution', 'Resolution'), ('note', 'Note')], max_length=12)),
-                ('edited_at', models.DateTimeField(auto_now_add=True)),
-                ('edited_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='plans.logentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("issue", "Issue encountered"),
+                            ("action", "Action taken"),
+                            ("resolution", "Resolution"),
+                            ("note", "Note"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("edited_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "edited_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="plans.logentry",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['edited_at', 'pk'],
+                "ordering": ["edited_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ServerExecution',
+            name="ServerExecution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('in_progress', 'In progress'), ('patched', 'Patched'), ('verified', 'Verified'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], default='pending', max_length=16, verbose_name='status')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('downtime_minutes', models.PositiveIntegerField(blank=True, null=True, verbose_name='actual downtime (minutes)')),
-                ('verification_note', models.TextField(blank=True, verbose_name='why verified without new versions')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='plans.plan')),
-                ('server', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='servers.server')),
-                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('window', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='plans.maintenancewindow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_progress", "In progress"),
+                            ("patched", "Patched"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "downtime_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="actual downtime (minutes)"
+                    ),
+                ),
+                (
+                    "verification_note",
+                    models.TextField(blank=True, verbose_name="why verified without new versions"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "server",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="servers.server",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "window",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="plans.maintenancewindow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['server__hostname'],
+                "ordering": ["server__hostname"],
             },
         ),
         migrations.CreateModel(
-            name='ExecutionEvent',
+            name="ExecutionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(choices=[('pending', 'Pending'), ('in_progress', 'In progress'), ('patched', 'Patched'), ('verified', 'Verified'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], max_length=16)),
-                ('to_status', models.CharField(choices=[('pending', 'Pending'), ('in_progress', 'In progress'), ('patched', 'Patched'), ('verified', 'Verified'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], max_length=16)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='plans.serverexecution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_progress", "In progress"),
+                            ("patched", "Patched"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_progress", "In progress"),
+                            ("patched", "Patched"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="plans.serverexecution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SignOff',
+            name="SignOff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveIntegerField(default=1)),
-                ('decision', models.CharField(choices=[('approve', 'Approve'), ('reject', 'Reject')], max_length=8, verbose_name='decision')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('overridden_checks', models.JSONField(blank=True, default=list)),
-                ('override_reason', models.TextField(blank=True, verbose_name='override reason')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('milestone', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signoffs', to='plans.milestone')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signoffs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveIntegerField(default=1)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("approve", "Approve"), ("reject", "Reject")],
+                        max_length=8,
+                        verbose_name="decision",
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("overridden_checks", models.JSONField(blank=True, default=list)),
+                ("override_reason", models.TextField(blank=True, verbose_name="override reason")),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "milestone",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signoffs",
+                        to="plans.milestone",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="signoffs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TestRun',
+            name="TestRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('environment', models.CharField(choices=[('production', 'Production'), ('staging', 'Staging'), ('development', 'Development'), ('other', 'Other')], default='staging', max_length=16, verbose_name='environment')),
-                ('procedure', models.TextField(blank=True, verbose_name='procedure followed')),
-                ('result', models.CharField(choices=[('pass', 'Pass'), ('fail', 'Fail')], max_length=8, verbose_name='result')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('run_at', models.DateTimeField(verbose_name='run at')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_runs', to='plans.plan')),
-                ('run_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('servers', models.ManyToManyField(blank=True, related_name='test_runs', to='servers.server')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "environment",
+                    models.CharField(
+                        choices=[
+                            ("production", "Production"),
+                            ("staging", "Staging"),
+                            ("development", "Development"),
+                            ("other", "Other"),
+                        ],
+                        default="staging",
+                        max_length=16,
+                        verbose_name="environment",
+                    ),
+                ),
+                ("procedure", models.TextField(blank=True, verbose_name="procedure followed")),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[("pass", "Pass"), ("fail", "Fail")],
+                        max_length=8,
+                        verbose_name="result",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("run_at", models.DateTimeField(verbose_name="run at")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_runs",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "run_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "servers",
+                    models.ManyToManyField(
+                        blank=True, related_name="test_runs", to="servers.server"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-run_at', '-pk'],
+                "ordering": ["-run_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_type', models.CharField(max_length=50)),
-                ('object_id', models.PositiveBigIntegerField(null=True)),
-                ('object_repr', models.CharField(blank=True, max_length=200)),
-                ('action', models.CharField(max_length=20)),
-                ('field', models.CharField(blank=True, max_length=100)),
-                ('old_value', models.TextField(blank=True)),
-                ('new_value', models.TextField(blank=True)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='plans.plan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("object_type", models.CharField(max_length=50)),
+                ("object_id", models.PositiveBigIntegerField(null=True)),
+                ("object_repr", models.CharField(blank=True, max_length=200)),
+                ("action", models.CharField(max_length=20)),
+                ("field", models.CharField(blank=True, max_length=100)),
+                ("old_value", models.TextField(blank=True)),
+                ("new_value", models.TextField(blank=True)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audit_events",
+                        to="plans.plan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-pk'],
-                'indexes': [models.Index(fields=['plan', '-at'], name='plans_audit_plan_id_8aa55a_idx')],
+                "ordering": ["-at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["plan", "-at"], name="plans_audit_plan_id_8aa55a_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BackupRecord',
+            name="BackupRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('what', models.CharField(max_length=300, verbose_name='what was backed up')),
-                ('location', models.CharField(max_length=300, verbose_name='where it is stored')),
-                ('command', models.TextField(blank=True, verbose_name='command or tool')),
-                ('restore_tested', models.BooleanField(default=False, verbose_name='restore tested')),
-                ('verified_at', models.DateTimeField(blank=True, null=True, verbose_name='verified at')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='backups', to='plans.plan')),
-                ('server', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='backups', to='servers.server')),
-                ('verified_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='verified by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("what", models.CharField(max_length=300, verbose_name="what was backed up")),
+                ("location", models.CharField(max_length=300, verbose_name="where it is stored")),
+                ("command", models.TextField(blank=True, verbose_name="command or tool")),
+                (
+                    "restore_tested",
+                    models.BooleanField(default=False, verbose_name="restore tested"),
+                ),
+                (
+                    "verified_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="verified at"),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="backups",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "server",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="backups",
+                        to="servers.server",
+                    ),
+                ),
+                (
+                    "verified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="verified by",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['plan', 'server'], name='plans_backu_plan_id_e89b64_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["plan", "server"], name="plans_backu_plan_id_e89b64_idx")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='logentry',
-            index=models.Index(fields=['plan', 'created_at'], name='plans_logen_plan_id_724fdd_idx'),
+            model_name="logentry",
+            index=models.Index(
+                fields=["plan", "created_at"], name="plans_logen_plan_id_724fdd_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serverexecution',
-            constraint=models.UniqueConstraint(fields=('window', 'server'), name='execution_unique'),
+            model_name="serverexecution",
+            constraint=models.UniqueConstraint(
+                fields=("window", "server"), name="execution_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serverexecution',
-            constraint=models.CheckConstraint(condition=models.Q(('started_at__isnull', True), ('finished_at__isnull', True), ('finished_at__gte', models.F('started_at')), _connector='OR'), name='execution_finish_after_start'),
+            model_name="serverexecution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("started_at__isnull", True),
+                    ("finished_at__isnull", True),
+                    ("finished_at__gte", models.F("started_at")),
+                    _connector="OR",
+                ),
+                name="execution_finish_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signoff',
-            constraint=models.UniqueConstraint(fields=('milestone', 'user', 'round'), name='signoff_once_per_person_per_round'),
+            model_name="signoff",
+            constraint=models.UniqueConstraint(
+                fields=("milestone", "user", "round"), name="signoff_once_per_person_per_round"
+            ),
         ),
         migrations.AddIndex(
-            model_name='testrun',
-            index=models.Index(fields=['plan', 'environment', '-run_at'], name='plans_testr_plan_id_ed5e0d_idx'),
+            model_name="testrun",
+            index=models.Index(
+                fields=["plan", "environment", "-run_at"], name="plans_testr_plan_id_ed5e0d_idx"
+            ),
         ),
     ]

@@ -1,11 +1,72 @@
 """Reads of plans, always scoped through the access selectors."""
 
-from django.db.models import Count, QuerySet
+from __future__ import annotations
 
-from patchplan.teams.models import Team
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import chain
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from patchplan.teams.models import Membership, Team
 from patchplan.teams.roles import Action
-from patchplan.teams.selectors import check_team_action, get_for_user
-from plans.models import Plan
+from patchplan.teams.selectors import check_team_action, get_for_user, role_in_team, user_can
+from plans import workflow
+from plans.choices import PlanKind, PlanStatus, Risk
+from plans.models import (
+    Comment,
+    MaintenanceWindow,
+    Milestone,
+    Plan,
+    PlanReference,
+    PlanStatusChange,
+)
+from servers.models import PendingUpdate, Server
+
+PAGE_SIZE = 50
+# The button for moving a plan to each status.
+MOVE_LABELS = {
+    PlanStatus.DRAFT: _("Back to draft"),
+    PlanStatus.IN_REVIEW: _("Send for review"),
+    PlanStatus.APPROVED: _("Approve plan"),
+    PlanStatus.IN_PROGRESS: _("Start work"),
+    PlanStatus.COMPLETED: _("Mark completed"),
+    PlanStatus.CANCELLED: _("Cancel plan"),
+    PlanStatus.ROLLED_BACK: _("Mark rolled back"),
+}
+_RISK_RANK = {Risk.CRITICAL: 0, Risk.HIGH: 1, Risk.MEDIUM: 2, Risk.LOW: 3}
+_STATUS_RANK = {s: i for i, s in enumerate(PlanStatus.values)}
+
+# ?sort= values the list accepts and the ordering each means ("" is the default:
+# security plans with critical risk first, then by risk, newest first).
+SORTS: dict[str, tuple[str, ...]] = {
+    "": ("priority", "risk_rank", "-created_at"),
+    "title": ("title",),
+    "-title": ("-title",),
+    "risk": ("-risk_rank", "-created_at"),
+    "-risk": ("risk_rank", "-created_at"),
+    "status": ("status_rank", "-created_at"),
+    "-status": ("-status_rank", "-created_at"),
+    "created": ("created_at",),
+    "-created": ("-created_at",),
+    "updated": ("updated_at",),
+    "-updated": ("-updated_at",),
+    "owner": ("owner__first_name", "owner__last_name", "owner__username"),
+}
 
 
 def plans_for_team(*, user, team: Team) -> QuerySet[Plan]:
@@ -14,9 +75,252 @@ def plans_for_team(*, user, team: Team) -> QuerySet[Plan]:
 
 
 def plan_get_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
+    """One plan of the user's teams: 404 outside them, 403 if the role may not act."""
     return get_for_user(
-        Plan.objects.select_related("owner", "team").annotate(server_count=Count("servers")),
+        Plan.objects.select_related("owner", "team", "created_from").annotate(
+            server_count=Count("servers")
+        ),
         user=user,
         action=action,
         pk=plan_id,
     )
+
+
+def milestone_get_for_user(*, user, milestone_id: int, action: str) -> Milestone:
+    return get_for_user(
+        Milestone.objects.select_related("plan__team"),
+        user=user,
+        action=action,
+        team_field="plan__team",
+        pk=milestone_id,
+    )
+
+
+@dataclass
+class PlanFilters:
+    """The list's GET parameters, cleaned: unknown values are ignored, never an error."""
+
+    q: str = ""
+    status: str = ""
+    kind: str = ""
+    risk: str = ""
+    owner: int | None = None
+    this_week: bool = False
+    sort: str = ""
+    templates: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_query(cls, params, *, templates: bool = False) -> PlanFilters:
+        owner = params.get("owner", "")
+        sort = params.get("sort", "")
+
+        def pick(name, choices):
+            value = params.get(name, "")
+            return value if value in choices.values else ""
+
+        return cls(
+            q=params.get("q", "").strip()[:100],
+            status=pick("status", PlanStatus),
+            kind=pick("kind", PlanKind),
+            risk=pick("risk", Risk),
+            owner=int(owner) if owner.isdigit() and len(owner) < 10 else None,
+            this_week=params.get("week") == "1",
+            sort=sort if sort in SORTS else "",
+            templates=templates,
+        )
+
+    def as_query(self) -> str:
+        """The filters as a query string (for pagination and sort links)."""
+        from urllib.parse import urlencode
+
+        pairs = [
+            (k, v)
+            for k, v in (
+                ("q", self.q),
+                ("status", self.status),
+                ("kind", self.kind),
+                ("risk", self.risk),
+                ("owner", self.owner or ""),
+                ("week", "1" if self.this_week else ""),
+                ("sort", self.sort),
+            )
+            if v
+        ]
+        return urlencode(pairs)
+
+
+def week_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Monday 00:00 to next Monday 00:00 of the current week, in the active time zone."""
+    local = timezone.localtime(now)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=local.weekday()
+    )
+    return start, start + timedelta(days=7)
+
+
+def plans_filtered(*, user, team: Team, filters: PlanFilters) -> QuerySet[Plan]:
+    """The plan list: filters, search and a whitelisted sort (owner joined, server
+    count annotated)."""
+    qs = plans_for_team(user=user, team=team).filter(is_template=filters.templates)
+    if filters.q:
+        # EXISTS rather than a join: no DISTINCT over the whole list.
+        qs = qs.filter(
+            Q(title__icontains=filters.q)
+            | Q(objective__icontains=filters.q)
+            | Exists(
+                PlanReference.objects.filter(plan=OuterRef("pk"), identifier__iexact=filters.q)
+            )
+        )
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.risk:
+        qs = qs.filter(risk=filters.risk)
+    if filters.owner:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.this_week:
+        start, end = week_bounds()
+        qs = qs.filter(
+            Exists(
+                MaintenanceWindow.objects.filter(
+                    plan=OuterRef("pk"),
+                    cancelled_at=None,
+                    starts_at__lt=end,
+                    ends_at__gt=start,
+                )
+            )
+        )
+    qs = qs.annotate(
+        priority=Case(
+            When(kind=PlanKind.SECURITY_PATCH, risk=Risk.CRITICAL, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+        risk_rank=Case(
+            *[When(risk=r, then=Value(n)) for r, n in _RISK_RANK.items()],
+            output_field=IntegerField(),
+        ),
+        status_rank=Case(
+            *[When(status=s, then=Value(n)) for s, n in _STATUS_RANK.items()],
+            output_field=IntegerField(),
+        ),
+    )
+    return qs.select_related("owner").order_by(*SORTS[filters.sort], "-pk")
+
+
+def server_counts(plans: list[Plan]) -> None:
+    """Set `server_count` on a page of plans: one grouped query over those ids only
+    (a count over the whole filtered list would be sorted and thrown away)."""
+    through = Plan.servers.through
+    counts = dict(
+        through.objects.filter(plan_id__in=[p.pk for p in plans])
+        .values("plan_id")
+        .annotate(n=Count("pk"))
+        .values_list("plan_id", "n")
+    )
+    for p in plans:
+        p.server_count = counts.get(p.pk, 0)
+
+
+def team_owners(*, team: Team) -> list:
+    """People who may own plans (for the list's owner filter and the plan form)."""
+    return [
+        m.user
+        for m in Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username")
+    ]
+
+
+@dataclass
+class Activity:
+    at: datetime
+    kind: str  # "status" or "comment"
+    item: object
+
+
+ACTIVITY_LIMIT = 50
+
+
+def plan_activity(*, plan: Plan, limit: int | None = ACTIVITY_LIMIT) -> tuple[list[Activity], bool]:
+    """Status changes and comments, newest first, the latest `limit` of them (all
+    with None), and whether there are more: 3 queries whatever the count."""
+    changes = PlanStatusChange.objects.filter(plan_id=plan.pk).select_related("by")
+    comments = (
+        Comment.objects.filter(plan_id=plan.pk)
+        .select_related("author")
+        .prefetch_related("mentions")
+    )
+    if limit is not None:
+        changes = changes.order_by("-at", "-pk")[: limit + 1]
+        comments = comments.order_by("-created_at", "-pk")[: limit + 1]
+    labels = dict(PlanStatus.choices)
+    changes = list(changes)
+    for c in changes:
+        c.from_label, c.to_label = labels.get(c.from_status), labels.get(c.to_status)
+    items = sorted(
+        chain(
+            (Activity(c.at, "status", c) for c in changes),
+            (Activity(c.created_at, "comment", c) for c in comments),
+        ),
+        key=lambda a: a.at,
+        reverse=True,
+    )
+    if limit is not None and len(items) > limit:
+        return items[:limit], True
+    return items, False
+
+
+def plan_scope(*, plan: Plan) -> list[Server]:
+    """Servers in scope with their tags and the pending updates for the plan's
+    packages (`server.plan_updates`): 3 queries whatever the sizes."""
+    servers = list(plan.servers.order_by("environment", "hostname").prefetch_related("tags"))
+    by_server: dict[int, list] = {s.pk: [] for s in servers}
+    if plan.packages and servers:
+        for update in PendingUpdate.objects.filter(
+            server__plans=plan, name__in=plan.packages
+        ).order_by("name", "architecture"):
+            by_server.setdefault(update.server_id, []).append(update)
+    # The link computed once, not per row: reverse() costs a fraction of a
+    # millisecond, times 200 rows (Server.environment_label is a dict lookup).
+    link = reverse("server_detail", args=[0]).replace("/0/", "/{}/")
+    for s in servers:
+        s.plan_updates = by_server.get(s.pk, [])
+        s.url = link.format(s.pk)
+    return servers
+
+
+def plan_milestones(*, plan: Plan) -> list[Milestone]:
+    """Milestones in order with the people named for their sign-offs: 2 queries."""
+    from patchplan.accounts.models import User
+
+    return list(
+        plan.milestones.order_by("position", "pk").prefetch_related(
+            Prefetch("signoff_users", queryset=User.objects.order_by("username"))
+        )
+    )
+
+
+def plan_page(*, plan: Plan, user) -> dict:
+    """Everything the plan page shows except the windows and tasks cards (their
+    own selectors): references, milestones, scope with pending updates,
+    activity, the moves the user may make."""
+    role = role_in_team(user=user, team_id=plan.team_id)
+    activity, more = plan_activity(plan=plan)
+    return {
+        "plan": plan,
+        "references": list(plan.references.all()),
+        "milestones": plan_milestones(plan=plan),
+        "scope": plan_scope(plan=plan),
+        "activity": activity,
+        "activity_more": more,
+        "moves": []
+        if plan.is_template
+        else [
+            (s, MOVE_LABELS[s]) for s in workflow.moves_for_role(role=role, from_status=plan.status)
+        ],
+        "can_edit": user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN),
+        "can_comment": user_can(user=user, team_id=plan.team_id, action=Action.COMMENT),
+    }
