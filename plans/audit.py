@@ -1,0 +1,113 @@
+"""The audit trail: every change to a plan and its parts, as AuditEvent rows.
+
+Services call `audit_changes` with the values a thing had before and after an
+edit (only the fields that differ are written) or `audit_event` for one
+happening (created, deleted, status moved, signed off...). Both run inside the
+caller's transaction, so a rolled-back change leaves no trace here either."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db.models import Model
+from django.utils import timezone
+
+from plans.models import AuditEvent, Plan
+
+MAX_VALUE = 2000
+
+
+def audit_value(value: Any) -> str:
+    """A stored, comparable text form of a field value (times in UTC, ISO 8601)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Model):
+        return str(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {audit_value(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return ", ".join(audit_value(v) for v in value)
+    text = str(value)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def _plan_id(plan: Plan | int) -> int:
+    # A plan or its id: callers that hold only `task.plan_id` need not load the plan.
+    return plan if isinstance(plan, int) else plan.pk
+
+
+def _describe(obj: Model | int | None) -> dict:
+    if obj is None or isinstance(obj, int):
+        return {"object_type": "plan", "object_id": obj, "object_repr": ""}
+    return {
+        "object_type": obj._meta.model_name,
+        "object_id": obj.pk,
+        "object_repr": str(obj)[:200],
+    }
+
+
+def audit_event(
+    *,
+    plan: Plan | int,
+    action: str,
+    by,
+    obj: Model | None = None,
+    field: str = "",
+    old: Any = None,
+    new: Any = None,
+) -> AuditEvent:
+    """Record one happening on `plan` (or on `obj`, one of its parts)."""
+    return AuditEvent.objects.create(
+        plan_id=_plan_id(plan),
+        action=action[:20],
+        field=field[:100],
+        old_value=audit_value(old),
+        new_value=audit_value(new),
+        by=by if getattr(by, "pk", None) else None,
+        **_describe(obj if obj is not None else plan),
+    )
+
+
+def audit_changes(
+    *,
+    plan: Plan | int,
+    obj: Model | None,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    by,
+) -> list[AuditEvent]:
+    """Record each field whose value differs between `before` and `after`: one row a
+    field (old value, new value), in one INSERT. Returns the rows written."""
+    described = _describe(obj if obj is not None else plan)
+    by = by if getattr(by, "pk", None) else None
+    rows = []
+    for name in after:
+        old, new = audit_value(before.get(name)), audit_value(after.get(name))
+        if old != new:
+            rows.append(
+                AuditEvent(
+                    plan_id=_plan_id(plan),
+                    action="changed",
+                    field=name[:100],
+                    old_value=old,
+                    new_value=new,
+                    by=by,
+                    **described,
+                )
+            )
+    return AuditEvent.objects.bulk_create(rows) if rows else []
+
+
+def snapshot(obj: Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The current values of `fields` on `obj` (a `before`/`after` for audit_changes)."""
+    return {name: getattr(obj, name) for name in fields}

@@ -1,0 +1,87 @@
+"""Input checks for evidence: backup records and test runs."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from patchplan.accounts.models import User
+from plans.choices import TestResult
+from plans.forms.windows import _datetime_field
+from plans.models import Plan
+from servers.choices import Environment
+
+_SCOPE_ERROR = {"invalid_choice": _("That server is not in this plan's scope.")}
+
+
+def _zone_label(text) -> str:
+    return f"{text} ({timezone.get_current_timezone_name()})"
+
+
+class BackupForm(forms.Form):
+    """A backup record: which server of the scope, what, where, how, verified by whom."""
+
+    server = forms.ModelChoiceField(label=_("Server"), queryset=None, error_messages=_SCOPE_ERROR)
+    what = forms.CharField(label=_("What was backed up"), max_length=300)
+    location = forms.CharField(label=_("Where it is stored"), max_length=300)
+    command = forms.CharField(
+        label=_("Command or tool"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "font-monospace"}),
+        help_text=_("e.g. pg_dump dbname > db_backup.sql"),
+    )
+    verified_by = forms.ModelChoiceField(label=_("Verified by"), queryset=None, required=False)
+    verified_at = _datetime_field(_("Verified at"))
+    restore_tested = forms.BooleanField(label=_("A restore was tested"), required=False)
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, plan: Plan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["server"].queryset = plan.servers.order_by("environment", "hostname")
+        self.fields["verified_by"].queryset = User.objects.filter(
+            memberships__team_id=plan.team_id
+        ).order_by("first_name", "last_name", "username")
+        self.fields["verified_by"].label_from_instance = lambda u: u.display_name
+        self.fields["verified_at"].required = False
+        self.fields["verified_at"].label = _zone_label(_("Verified at"))
+
+
+class TestRunForm(forms.Form):
+    """A run of the test procedure: where, on which servers, the result."""
+
+    environment = forms.ChoiceField(
+        label=_("Environment"), choices=Environment.choices, initial=Environment.STAGING
+    )
+    servers = forms.ModelMultipleChoiceField(
+        label=_("Servers"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages=_SCOPE_ERROR,
+    )
+    result = forms.ChoiceField(
+        label=_("Result"), choices=TestResult.choices, widget=forms.RadioSelect
+    )
+    procedure = forms.CharField(
+        label=_("Procedure followed"),
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Left empty: the plan's test procedure."),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    run_at = _datetime_field(_("Run at"))
+
+    def __init__(self, *args, plan: Plan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["servers"].queryset = plan.servers.order_by("environment", "hostname")
+        self.fields["servers"].label_from_instance = lambda s: f"{s.hostname} ({s.environment})"
+        self.fields["run_at"].required = False
+        self.fields["run_at"].label = _zone_label(_("Run at"))
+        self.fields["run_at"].help_text = _("Left empty: now.")

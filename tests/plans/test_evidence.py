@@ -1,0 +1,199 @@
+"""Evidence: backup records and test runs, through services and the evidence page."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from plans.models import BackupRecord
+from plans.models import TestRun as Run
+from plans.selectors.evidence import plan_evidence
+from plans.services import evidence
+from tests import factories
+
+from .run_helpers import make_plan, make_servers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(team, owner):
+    return make_plan(team, owner)
+
+
+@pytest.fixture
+def servers(team, plan, owner):
+    return make_servers(team, plan, owner)
+
+
+def test_a_backup_of_a_server_in_scope_is_recorded(plan, servers, engineer):
+    record = evidence.backup_record_create(
+        plan=plan,
+        server=servers[0],
+        what="Database 'orders'",
+        location="backup-nas:/pg/orders-2026-11-28.sql",
+        command="pg_dump orders > db_backup.sql",
+        restore_tested=True,
+        verified_by=engineer,
+        by=engineer,
+    )
+    assert record.verified_at is not None and record.restore_tested
+    assert record.command == "pg_dump orders > db_backup.sql"
+
+
+def test_a_backup_of_a_server_outside_the_scope_is_refused(team, plan, servers, engineer):
+    stranger = factories.ServerFactory(team=team, hostname="mail-1")
+    with pytest.raises(ValidationError) as exc:
+        evidence.backup_record_create(
+            plan=plan, server=stranger, what="mail", location="nas", by=engineer
+        )
+    assert "mail-1 is not in this plan's scope" in str(exc.value)
+    assert not BackupRecord.objects.exists()
+
+
+def test_a_backup_verified_by_someone_outside_the_team_is_refused(
+    plan, servers, engineer, outsider
+):
+    with pytest.raises(ValidationError):
+        evidence.backup_record_create(
+            plan=plan,
+            server=servers[0],
+            what="db",
+            location="nas",
+            verified_by=outsider,
+            by=engineer,
+        )
+    assert not BackupRecord.objects.exists()
+
+
+def test_a_backup_verified_in_the_future_is_refused(plan, servers, engineer):
+    with pytest.raises(ValidationError) as exc:
+        evidence.backup_record_create(
+            plan=plan,
+            server=servers[0],
+            what="db",
+            location="nas",
+            verified_by=engineer,
+            verified_at=timezone.now() + timedelta(days=1),
+            by=engineer,
+        )
+    assert "verified_at" in exc.value.error_dict
+
+
+def test_test_runs_are_kept_and_the_latest_per_environment_counts(plan, servers, engineer):
+    evidence.testrun_create(
+        plan=plan,
+        result="fail",
+        by=engineer,
+        servers=[servers[1]],
+        run_at=timezone.now() - timedelta(hours=1),
+    )
+    new = evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=[servers[1]])
+    prod = evidence.testrun_create(
+        plan=plan, result="pass", by=engineer, environment="production", servers=[servers[0]]
+    )
+    found = plan_evidence(plan=plan)
+    assert found["latest_runs"] == {"staging": new, "production": prod}
+    assert [r.counts for r in found["test_runs"]] == [True, True, False]
+    assert new.procedure == plan.test_procedure  # empty procedure: the plan's
+
+
+def test_a_test_run_on_a_server_of_another_environment_is_refused(plan, servers, engineer):
+    with pytest.raises(ValidationError) as exc:
+        evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=[servers[0]])
+    assert "not a Staging server" in str(exc.value)
+    assert not Run.objects.exists()
+
+
+def test_a_test_run_on_a_server_outside_the_scope_is_refused(team, plan, servers, engineer):
+    stranger = factories.ServerFactory(team=team, environment="staging")
+    with pytest.raises(ValidationError):
+        evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=[stranger])
+    assert not Run.objects.exists()
+
+
+# --- views ----------------------------------------------------------------------
+
+
+def test_outsider_gets_404_on_the_evidence_page(client_for, plan, outsider):
+    c = client_for(outsider)
+    assert c.get(f"/plans/{plan.pk}/evidence/").status_code == 404
+    assert c.post(f"/plans/{plan.pk}/evidence/backups/", {}).status_code == 404
+
+
+def test_viewer_reads_the_evidence_but_may_not_record(client_for, plan, servers, viewer):
+    c = client_for(viewer)
+    page = c.get(f"/plans/{plan.pk}/evidence/")
+    assert page.status_code == 200 and b"backup-form" not in page.content
+    response = c.post(
+        f"/plans/{plan.pk}/evidence/backups/",
+        {"backup-server": servers[0].pk, "backup-what": "db", "backup-location": "nas"},
+    )
+    assert response.status_code == 403
+    assert not BackupRecord.objects.exists()
+
+
+def test_engineer_records_a_backup_from_the_page(client_for, plan, servers, engineer):
+    c = client_for(engineer)
+    response = c.post(
+        f"/plans/{plan.pk}/evidence/backups/",
+        {
+            "backup-server": servers[0].pk,
+            "backup-what": "orders database",
+            "backup-location": "nas:/pg",
+            "backup-command": "pg_dump orders > db_backup.sql",
+            "backup-verified_by": engineer.pk,
+            "backup-restore_tested": "on",
+        },
+    )
+    assert response.status_code == 302
+    page = c.get(f"/plans/{plan.pk}/evidence/")
+    assert b"pg_dump orders &gt; db_backup.sql" in page.content
+
+
+def test_a_backup_form_with_a_server_outside_the_scope_shows_the_reason(
+    client_for, team, plan, servers, engineer
+):
+    stranger = factories.ServerFactory(team=team)
+    response = client_for(engineer).post(
+        f"/plans/{plan.pk}/evidence/backups/",
+        {"backup-server": stranger.pk, "backup-what": "db", "backup-location": "nas"},
+    )
+    assert response.status_code == 400
+    assert b"not in this plan&#x27;s scope" in response.content
+    assert not BackupRecord.objects.exists()
+
+
+def test_engineer_records_a_test_run_from_the_page(client_for, plan, servers, engineer):
+    c = client_for(engineer)
+    response = c.post(
+        f"/plans/{plan.pk}/evidence/tests/",
+        {
+            "test-environment": "staging",
+            "test-servers": [servers[1].pk],
+            "test-result": "pass",
+            "test-notes": "ok",
+        },
+    )
+    assert response.status_code == 302
+    assert Run.objects.get().run_by == engineer
+
+
+@pytest.mark.parametrize("size", [1, 10])
+def test_the_evidence_page_costs_the_same_queries_at_any_size(
+    client_for, team, owner, engineer, size, django_assert_max_num_queries
+):
+    plan = make_plan(team, owner)
+    servers = make_servers(team, plan, owner, production=size, staging=size)
+    for s in servers[:size]:
+        evidence.backup_record_create(
+            plan=plan, server=s, what="db", location="nas", verified_by=engineer, by=engineer
+        )
+        evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=servers[size:])
+    c = client_for(engineer)
+    # session, user, memberships, plan, backups, test runs, their servers,
+    # form choices (servers x2, members), messages
+    with django_assert_max_num_queries(14):
+        response = c.get(f"/plans/{plan.pk}/evidence/")
+    assert response.status_code == 200

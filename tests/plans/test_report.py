@@ -1,0 +1,199 @@
+"""The post-implementation review and the report (page and Markdown)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from plans.selectors.report import plan_review
+from plans.services import evidence
+from plans.services import execution as run
+from plans.services.log import log_entry_add
+from plans.services.signoff import signoff_give
+
+from .run_helpers import make_plan, make_servers, make_window, milestone
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(team, owner):
+    return make_plan(team, owner)
+
+
+@pytest.fixture
+def servers(team, plan, owner):
+    return make_servers(team, plan, owner)
+
+
+@pytest.fixture
+def overran(plan, servers, engineer, owner):
+    """A 2-hour window (20 min expected per server) that ran 2 h 45 min; the
+    production server was down 65 minutes, the staging one 15."""
+    starts = timezone.now() - timedelta(hours=5)
+    window = make_window(
+        plan, servers, owner, starts=starts, hours=2, downtime=20, title="DB night"
+    )
+    run.window_record_times(
+        window=window, starts_at=starts, ends_at=starts + timedelta(minutes=165), by=engineer
+    )
+    run.execution_record_downtime(window=window, server=servers[0], minutes=65, by=engineer)
+    run.execution_record_downtime(window=window, server=servers[1], minutes=15, by=engineer)
+    return window
+
+
+def test_the_review_shows_planned_vs_actual_for_a_window_that_overran(plan, servers, overran):
+    (w,) = plan_review(plan=plan)["windows"]
+    assert (w.planned, w.actual, w.overrun, w.overran) == (120, 165, 45, True)
+    prod, staging = w.servers
+    assert (prod.expected, prod.actual, prod.overrun, prod.overran) == (20, 65, 45, True)
+    assert (staging.expected, staging.actual, staging.overran) == (20, 15, False)
+    assert (w.expected_downtime, w.actual_downtime) == (40, 80)
+
+
+def test_a_window_inside_its_time_is_not_an_overrun(plan, servers, owner, engineer):
+    starts = timezone.now() - timedelta(hours=5)
+    window = make_window(plan, servers, owner, starts=starts, hours=2)
+    run.window_record_times(
+        window=window, starts_at=starts, ends_at=starts + timedelta(minutes=90), by=engineer
+    )
+    (w,) = plan_review(plan=plan)["windows"]
+    assert (w.planned, w.actual, w.overran) == (120, 90, False)
+
+
+def test_the_report_shows_planned_vs_actual_downtime_for_a_window_that_overran(
+    client_for, plan, servers, overran, viewer
+):
+    page = client_for(viewer).get(f"/plans/{plan.pk}/report/").content.decode()
+    row = page[page.index('data-testid="review-window"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-overran="yes"' in row
+    assert "120 min" in row and "165 min" in row and "+45 min overrun" in row
+    prod = page[page.index('data-host="db-prod-1"') :]
+    prod = prod[: prod.index("</tr>")]
+    assert 'data-overran="yes"' in prod and "65 min" in prod and "+45 min" in prod
+    staging = page[page.index('data-host="db-staging-1"') :]
+    assert 'data-overran="no"' in staging[: staging.index("</tr>")]
+
+
+def test_failed_rolled_back_servers_and_overrides_are_reported(
+    client_for, plan, servers, owner, engineer, approver
+):
+    window = make_window(plan, servers, owner)
+    for status in ("in_progress", "failed", "rolled_back"):
+        run.execution_set_status(window=window, server=servers[0], status=status, by=engineer)
+    signoff_give(
+        milestone=milestone(plan, "assessment"), by=approver, decision="approve", comment="ok"
+    )
+    review = plan_review(plan=plan)
+    assert [(s.server, s.status) for _w, s in review["troubles"]] == [(servers[0], "rolled_back")]
+    page = client_for(engineer).get(f"/plans/{plan.pk}/review/").content.decode()
+    assert 'data-testid="review-troubles"' in page and "db-prod-1" in page
+
+
+def test_an_override_is_shown_on_the_report(client_for, team, owner, approver):
+    plan = make_plan(team, owner)  # no servers: the assessment's check fails
+    signoff_give(
+        milestone=milestone(plan, "assessment"),
+        by=approver,
+        decision="approve",
+        override_reason="Scope is chosen in the testing phase.",
+    )
+    page = client_for(owner).get(f"/plans/{plan.pk}/report/").content.decode()
+    assert "Scope is chosen in the testing phase." in page
+    md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
+    assert "Scope is chosen in the testing phase." in md
+
+
+def test_the_markdown_export_has_every_section(client_for, plan, servers, overran, engineer, owner):
+    evidence.backup_record_create(
+        plan=plan,
+        server=servers[0],
+        what="orders db",
+        location="nas",
+        command="pg_dump orders > db_backup.sql",
+        by=engineer,
+    )
+    log_entry_add(plan=plan, kind="issue", body="Replica lagged", by=engineer)
+    response = client_for(owner).get(f"/plans/{plan.pk}/report.md")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/markdown")
+    assert "attachment;" in response["Content-Disposition"]
+    text = response.content.decode()
+    for heading in (
+        "## 1. Objectives",
+        "## 2. Scope",
+        "## 3. Timeline",
+        "## 4. Evidence",
+        "## 5. Execution",
+        "## 6. Review",
+    ):
+        assert heading in text
+    assert "`pg_dump orders > db_backup.sql`" in text  # not HTML-escaped
+    assert "| **DB night**" in text and "**+45 OVERRUN**" in text
+    assert "Replica lagged" in text
+
+
+def test_lessons_learned_are_saved_by_planners_only(client_for, plan, owner, viewer):
+    url = f"/plans/{plan.pk}/review/lessons/"
+    assert client_for(viewer).post(url, {"lessons_learned": "x"}).status_code == 403
+    response = client_for(owner).post(url, {"lessons_learned": "Test on the replica first."})
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.lessons_learned == "Test on the replica first."
+
+
+def test_stale_lessons_are_refused(client_for, plan, owner):
+    url = f"/plans/{plan.pk}/review/lessons/"
+    response = client_for(owner).post(url, {"lessons_learned": "x", "version": plan.version - 1})
+    assert response.status_code == 400
+    plan.refresh_from_db()
+    assert plan.lessons_learned == ""
+
+
+def test_outsider_gets_404_on_review_and_report(client_for, plan, outsider):
+    c = client_for(outsider)
+    for tail in ("review/", "report/", "report.md"):
+        assert c.get(f"/plans/{plan.pk}/{tail}").status_code == 404
+    assert c.post(f"/plans/{plan.pk}/review/lessons/", {"lessons_learned": "x"}).status_code == 404
+
+
+def test_user_text_is_escaped_on_the_report(client_for, plan, engineer):
+    log_entry_add(plan=plan, kind="note", body="<script>alert(1)</script>", by=engineer)
+    page = client_for(engineer).get(f"/plans/{plan.pk}/report/").content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_the_report_costs_the_same_queries_at_any_size(
+    client_for, team, owner, engineer, approver, size, django_assert_max_num_queries
+):
+    plan = make_plan(team, owner)
+    servers = make_servers(team, plan, owner, production=size, staging=size)
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    for i in range(size):
+        window = make_window(plan, servers, owner, starts=timezone.now() - timedelta(days=i + 1))
+        run.execution_set_status(
+            window=window, server=servers[0], status="in_progress", by=engineer
+        )
+        run.execution_record_downtime(window=window, server=servers[1], minutes=5, by=engineer)
+        evidence.backup_record_create(
+            plan=plan, server=servers[i], what="db", location="nas", by=engineer
+        )
+        evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=servers[size:])
+        entry = log_entry_add(plan=plan, kind="issue", body=f"issue {i}", by=engineer)
+        from plans.services.log import log_entry_edit
+
+        log_entry_edit(entry=entry, kind="resolution", body=f"fixed {i}", by=engineer)
+    c = client_for(engineer)
+    # session, user, memberships, plan; references, scope, milestones (+ sign-off
+    # people, sign-offs), readiness (9), status changes, tasks, backups, test runs
+    # (+ servers), log (+ revisions), review (windows, window servers, executions,
+    # overrides)
+    with django_assert_max_num_queries(32):
+        assert c.get(f"/plans/{plan.pk}/report/").status_code == 200
+    with django_assert_max_num_queries(32):
+        assert c.get(f"/plans/{plan.pk}/report.md").status_code == 200
+    with django_assert_max_num_queries(12):
+        assert c.get(f"/plans/{plan.pk}/review/").status_code == 200
