@@ -12,7 +12,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # One beat process only (see README): every entry here runs once per period.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Reminders are rows created by this scan when due, not delayed messages;
+    # it also re-queues unsent rows. A run that is not picked up within the
+    # minute is dropped: the next one does the same work.
+    "notifications-scan": {
+        "task": "notifications.scan",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 
 
 @app.task(name="patchplan.ping")

@@ -1,0 +1,162 @@
+"""iCalendar (RFC 5545) for windows: the .ics attached to emails and the
+private calendar feeds. One UID per window, stable for its life, and the
+window's SEQUENCE, so calendar apps update an event instead of adding a copy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from plans.models import MaintenanceWindow
+
+PRODID = "-//PatchPlan//Maintenance windows//EN"
+
+
+def site_host() -> str:
+    return urlparse(settings.SITE_URL).hostname or "patchplan.invalid"
+
+
+def window_uid(window_id: int) -> str:
+    """Stable per window: every email and feed names the same event."""
+    return f"window-{window_id}@{site_host()}"
+
+
+@dataclass
+class WindowFacts:
+    """What a calendar event needs, from a live window or from the snapshot a
+    cancellation keeps after the window itself is gone."""
+
+    id: int
+    title: str
+    plan_title: str
+    plan_id: int
+    starts_at: datetime
+    ends_at: datetime
+    sequence: int
+    server_count: int
+    cancelled: bool
+
+    @classmethod
+    def from_window(cls, window: MaintenanceWindow, *, server_count: int | None = None):
+        return cls(
+            id=window.pk,
+            title=window.title or window.plan.title,
+            plan_title=window.plan.title,
+            plan_id=window.plan_id,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            sequence=window.sequence,
+            server_count=window.servers.count() if server_count is None else server_count,
+            cancelled=window.cancelled_at is not None,
+        )
+
+    def snapshot(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "plan_title": self.plan_title,
+            "plan_id": self.plan_id,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "sequence": self.sequence,
+            "server_count": self.server_count,
+            "cancelled": self.cancelled,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict):
+        return cls(
+            **{
+                **data,
+                "starts_at": datetime.fromisoformat(data["starts_at"]),
+                "ends_at": datetime.fromisoformat(data["ends_at"]),
+            }
+        )
+
+    @property
+    def url(self) -> str:
+        try:
+            path = reverse("window_detail", kwargs={"window_id": self.id})
+        except NoReverseMatch:
+            path = reverse("plan_detail", kwargs={"plan_id": self.plan_id})
+        return settings.SITE_URL + path
+
+
+def _event(facts: WindowFacts, *, attendee: str | None = None, cancelled: bool = False) -> Event:
+    event = Event()
+    event.add("uid", window_uid(facts.id))
+    event.add("sequence", facts.sequence)
+    event.add("dtstamp", timezone.now())
+    # UTC times: every calendar app converts them to the reader's zone.
+    event.add("dtstart", facts.starts_at.astimezone(UTC))
+    event.add("dtend", facts.ends_at.astimezone(UTC))
+    event.add("summary", f"Maintenance: {facts.title}")
+    event.add(
+        "description",
+        f"{facts.plan_title}: {facts.server_count} server(s). {facts.url}",
+    )
+    event.add("url", facts.url)
+    event.add("status", "CANCELLED" if cancelled or facts.cancelled else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    _name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    organizer = vCalAddress(f"mailto:{from_address}")
+    organizer.params["cn"] = vText("PatchPlan")
+    event["organizer"] = organizer
+    if attendee:
+        person = vCalAddress(f"mailto:{attendee}")
+        person.params["role"] = vText("REQ-PARTICIPANT")
+        person.params["partstat"] = vText("NEEDS-ACTION")
+        event.add("attendee", person, encode=0)
+    return event
+
+
+def _calendar(method: str | None = None, name: str | None = None) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if method:
+        cal.add("method", method)
+    if name:
+        cal.add("x-wr-calname", name)
+    return cal
+
+
+def invitation_ics(facts: WindowFacts, *, attendee: str, cancel: bool = False) -> bytes:
+    """A METHOD:REQUEST (or METHOD:CANCEL) calendar for one window and one person."""
+    cal = _calendar("CANCEL" if cancel else "REQUEST")
+    cal.add_component(_event(facts, attendee=attendee, cancelled=cancel))
+    return cal.to_ical()
+
+
+def feed_ics(windows: Iterable[MaintenanceWindow], *, name: str) -> bytes:
+    """A subscribable feed (METHOD:PUBLISH) of windows; cancelled ones stay in
+    it as CANCELLED so subscribed calendars drop them."""
+    cal = _calendar("PUBLISH", name)
+    windows = list(windows)
+    counts = _server_counts(windows)
+    for window in windows:
+        facts = WindowFacts.from_window(window, server_count=counts.get(window.pk, 0))
+        cal.add_component(_event(facts))
+    return cal.to_ical()
+
+
+def _server_counts(windows: list[MaintenanceWindow]) -> dict[int, int]:
+    from django.db.models import Count
+
+    from plans.models import WindowServer
+
+    return dict(
+        WindowServer.objects.filter(window__in=windows)
+        .values_list("window_id")
+        .annotate(n=Count("pk"))
+        .values_list("window_id", "n")
+    )

@@ -1,0 +1,191 @@
+"""Turning an outbox row into an email, at send time.
+
+Everything is read fresh here: whether the person is still in the team and
+still concerned, their preferences and time zone, the object's current
+state. A row that no longer applies raises Undeliverable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.mime.text import MIMEText
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Count
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from plans.choices import TaskStatus
+from plans.models import Comment, MaintenanceWindow, Milestone, Plan, Task
+
+from . import selectors
+from .calendars import WindowFacts, invitation_ics, site_host
+from .models import KIND_GROUP, Kind, Notification, Status
+from .services import IMMEDIATE_FOR_DIGEST, Undeliverable, stored_preference, zone_for
+
+WINDOW_KINDS = {Kind.WINDOW_REMINDER, Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED}
+
+
+def _window_facts(n: Notification) -> tuple[WindowFacts, MaintenanceWindow | None]:
+    window = (
+        MaintenanceWindow.objects.select_related("plan")
+        .annotate(server_count=Count("servers"))
+        .filter(pk=n.object_id)
+        .first()
+        if n.object_type == "window"
+        else None
+    )
+    if window is not None:
+        return WindowFacts.from_window(window, server_count=window.server_count), window
+    if "window" in n.context:
+        return WindowFacts.from_snapshot(n.context["window"]), None
+    raise Undeliverable("the window no longer exists", Status.CANCELLED)
+
+
+def _check_still_applies(n: Notification, obj_context: dict) -> None:
+    if n.kind == Kind.WINDOW_REMINDER:
+        window = obj_context["window"]
+        if window is None or window.cancelled_at is not None:
+            raise Undeliverable("the window was cancelled", Status.CANCELLED)
+        start_key = window.starts_at.astimezone(ZoneInfo("UTC")).isoformat()
+        if not n.occurrence.startswith(start_key):
+            raise Undeliverable(
+                "the window moved; a reminder for the new time follows", Status.CANCELLED
+            )
+        if window.starts_at <= timezone.now():
+            raise Undeliverable("the window has started", Status.CANCELLED)
+        if not selectors.is_window_recipient(window=window, user_id=n.recipient_id):
+            raise Undeliverable("no longer concerned by this window")
+    elif n.kind in (Kind.TASK_DUE, Kind.TASK_OVERDUE):
+        task = obj_context["task"]
+        if task is None or task.status == TaskStatus.DONE:
+            raise Undeliverable("the task is done", Status.CANCELLED)
+        if task.assignee_id != n.recipient_id and not n.context.get("as_owner"):
+            raise Undeliverable("the task was reassigned", Status.CANCELLED)
+    elif n.kind == Kind.TASK_ASSIGNED:
+        task = obj_context["task"]
+        if task is None or task.assignee_id != n.recipient_id:
+            raise Undeliverable("the task was reassigned", Status.CANCELLED)
+    elif n.kind == Kind.SIGNOFF_PENDING:
+        milestone = obj_context["milestone"]
+        if milestone is None or milestone.signed_off_at is not None:
+            raise Undeliverable("the milestone was signed off", Status.CANCELLED)
+
+
+def _load_object(n: Notification) -> dict:
+    """The row's subject object and its plan, fresh from the database."""
+    ctx: dict = {"window": None, "task": None, "milestone": None, "plan": None, "comment": None}
+    if n.object_type == "window":
+        facts, window = _window_facts(n)
+        ctx.update(window=window, facts=facts, plan=window.plan if window else None)
+    elif n.object_type == "task":
+        task = Task.objects.select_related("plan", "milestone").filter(pk=n.object_id).first()
+        ctx.update(task=task, plan=task.plan if task else None)
+    elif n.object_type == "milestone":
+        m = Milestone.objects.select_related("plan").filter(pk=n.object_id).first()
+        ctx.update(milestone=m, plan=m.plan if m else None)
+    elif n.object_type == "plan":
+        ctx["plan"] = Plan.objects.filter(pk=n.object_id).first()
+    elif n.object_type == "comment":
+        c = Comment.objects.select_related("plan", "author").filter(pk=n.object_id).first()
+        ctx.update(comment=c, plan=c.plan if c else None)
+    if n.object_type in ("task", "milestone", "plan", "comment") and ctx["plan"] is None:
+        raise Undeliverable("the object no longer exists", Status.CANCELLED)
+    return ctx
+
+
+def _human_delta(delta: timedelta) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes >= 36 * 60:
+        return f"{round(minutes / 1440)} days"
+    if minutes >= 60:
+        return f"{round(minutes / 60)} h"
+    return f"{minutes} min"
+
+
+def _digest_context(n: Notification, tz) -> dict:
+    now = timezone.now()
+    until = now + timedelta(days=7)
+    windows = list(
+        selectors.feed_windows_for_user(user=n.recipient, since=now).filter(
+            starts_at__lte=until, cancelled_at__isnull=True
+        )
+    )
+    tasks = list(
+        selectors.digest_tasks_for_user(user=n.recipient, until=(until.astimezone(tz)).date())
+    )
+    return {"windows": windows, "tasks": tasks}
+
+
+def build_message(n: Notification) -> EmailMultiAlternatives:
+    """Render the row for its recipient, or raise Undeliverable."""
+    user = n.recipient
+    if not user.is_active or not user.email:
+        raise Undeliverable("the person has no active account")
+    is_member = getattr(n, "is_member", None)  # annotated by the delivery's one query
+    if is_member is None and n.team_id:
+        is_member = selectors.is_member(user_id=user.pk, team_id=n.team_id)
+    if n.team_id and not is_member:
+        raise Undeliverable("the person is no longer in the team")
+    pref = stored_preference(user)
+    if KIND_GROUP.get(n.kind) in (pref.email_off or []):
+        raise Undeliverable("email turned off for this kind")
+    if pref.digest and n.kind not in IMMEDIATE_FOR_DIGEST:
+        raise Undeliverable("in the daily digest instead")
+
+    obj = _load_object(n)
+    _check_still_applies(n, obj)
+    tz = zone_for(user, n.team)
+    site = settings.SITE_URL
+    context = {
+        "n": n,
+        "recipient": user,
+        "tz_name": str(tz),
+        "site_url": site,
+        "link": site + (n.path or "/"),
+        "preferences_link": site + reverse("notification_preferences"),
+        "data": n.context,
+        **obj,
+    }
+    if n.kind == Kind.DIGEST:
+        context.update(_digest_context(n, tz))
+    facts = obj.get("facts")
+    if facts is not None:
+        context["lead"] = _human_delta(facts.starts_at - timezone.now())
+        context["starts_at"] = facts.starts_at
+        context["ends_at"] = facts.ends_at
+    with timezone.override(tz):
+        if facts is not None:
+            # Wall-clock times in the recipient's zone, for the subject line.
+            start_local = facts.starts_at.astimezone(tz)
+            end_local = facts.ends_at.astimezone(tz)
+            context["span"] = (
+                f"{start_local:%H:%M}-{end_local:%H:%M} {start_local:%Z}"
+                if start_local.date() == end_local.date()
+                else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
+            )
+            context["day"] = f"{start_local:%a %d %b %Y}"
+        subject = " ".join(render_to_string(f"emails/{n.kind}-subject.txt", context).split())
+        text = render_to_string(f"emails/{n.kind}-body.txt", context)
+        html = render_to_string(f"emails/{n.kind}-body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject[:200],
+        body=text,
+        to=[user.email],
+        headers={
+            # Stable per row: if the one unavoidable resend happens (see
+            # services), clients that deduplicate by Message-ID drop it.
+            "Message-ID": f"<notification-{n.pk}@{site_host()}>",
+            "X-PatchPlan-Notification": str(n.pk),
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    if facts is not None and n.kind in WINDOW_KINDS:
+        ics = invitation_ics(facts, attendee=user.email, cancel=n.kind == Kind.WINDOW_CANCELLED)
+        part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
+        part.set_param("method", "CANCEL" if n.kind == Kind.WINDOW_CANCELLED else "REQUEST")
+        part.add_header("Content-Disposition", "attachment", filename="window.ics")
+        message.attach(part)
+    return message
