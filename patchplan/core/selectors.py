@@ -1,12 +1,28 @@
 """Reads for the dashboard and calendar, scoped to the user's teams."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from patchplan.teams.models import Team
-from patchplan.teams.selectors import scope_to_user
-from plans.choices import PlanStatus, TaskStatus
-from plans.models import MaintenanceWindow, Plan, Task
+from patchplan.teams.roles import Action, role_allows
+from patchplan.teams.selectors import role_in_team, scope_to_user, user_can
+from plans.choices import PlanStatus
+from plans.models import (
+    AuditEvent,
+    Comment,
+    MaintenanceWindow,
+    Milestone,
+    Plan,
+    PlanRole,
+    PlanStatusChange,
+    SignOff,
+    Task,
+)
+from plans.selectors.tasks import annotate_rights, my_tasks
 
 OPEN_PLAN_STATUSES = (
     PlanStatus.DRAFT,
@@ -16,15 +32,10 @@ OPEN_PLAN_STATUSES = (
 )
 
 
-def my_open_tasks(*, user, limit: int = 20) -> QuerySet[Task]:
-    """Open tasks assigned to the user across all their teams, due soonest first."""
-    return (
-        scope_to_user(Task.objects.all(), user=user, team_field="plan__team")
-        .filter(assignee=user)
-        .exclude(status=TaskStatus.DONE)
-        .select_related("plan", "milestone")
-        .order_by("due_on", "pk")[:limit]
-    )
+def my_open_tasks(*, user, limit: int = 20) -> list[Task]:
+    """Open tasks assigned to the user across all their teams, due soonest first (undated
+    last), marked with what the user may do to each (plans.selectors.tasks does both)."""
+    return annotate_rights(tasks=list(my_tasks(user=user, limit=limit)), user=user)
 
 
 def upcoming_windows(*, team: Team | None, user, limit: int = 10) -> QuerySet[MaintenanceWindow]:
@@ -43,7 +54,18 @@ def my_plans(*, user, team: Team | None, limit: int = 10) -> QuerySet[Plan]:
         return Plan.objects.none()
     return (
         scope_to_user(Plan.objects.all(), user=user)
-        .filter(team=team, owner=user, status__in=OPEN_PLAN_STATUSES)
+        .filter(team=team, owner=user, status__in=OPEN_PLAN_STATUSES, is_template=False)
+        # Their state at a glance: milestones signed off of all, the next window.
+        .annotate(
+            milestone_total=Count("milestones", distinct=True),
+            milestone_done=Count(
+                "milestones", filter=Q(milestones__signed_off_at__isnull=False), distinct=True
+            ),
+            next_window=Min(
+                "windows__starts_at",
+                filter=Q(windows__cancelled_at__isnull=True, windows__ends_at__gte=timezone.now()),
+            ),
+        )
         .order_by("-updated_at")[:limit]
     )
 
@@ -51,7 +73,176 @@ def my_plans(*, user, team: Team | None, limit: int = 10) -> QuerySet[Plan]:
 def dashboard_for_user(*, user, team: Team | None) -> dict:
     return {
         "tasks": list(my_open_tasks(user=user)),
-        "windows": list(upcoming_windows(team=team, user=user)),
+        "windows": my_next_windows(user=user, team=team),
         "plans": list(my_plans(user=user, team=team)),
+        "signoffs": milestones_awaiting_my_signoff(user=user, team=team),
+        "failed": failed_notifications(user=user, team=team),
         "today": timezone.localdate(),
     }
+
+
+# --- The dashboard's other cards (issue 7) ----------------------------------
+# Each card is a fixed number of queries, limited rows: the dashboard is the
+# page everyone opens first thing, at any team size.
+
+
+def _involves(user) -> Q:
+    """Windows the user is in: owner of the plan, a RACI role in it, or a task in
+    the window's milestone (the same people the window reminders go to)."""
+    return (
+        Q(plan__owner=user)
+        | Exists(PlanRole.objects.filter(plan_id=OuterRef("plan_id"), user=user))
+        | Exists(Task.objects.filter(milestone_id=OuterRef("milestone_id"), assignee=user))
+    )
+
+
+def my_next_windows(*, user, team: Team | None, limit: int = 8) -> list[MaintenanceWindow]:
+    """The user's windows not yet over, soonest first: 1 query."""
+    if team is None:
+        return []
+    return list(
+        scope_to_user(MaintenanceWindow.objects.all(), user=user, team_field="plan__team")
+        .filter(
+            plan__team=team,
+            plan__is_template=False,
+            cancelled_at__isnull=True,
+            ends_at__gte=timezone.now(),
+        )
+        .filter(_involves(user))
+        .select_related("plan", "milestone")
+        .order_by("starts_at", "pk")[:limit]
+    )
+
+
+def milestones_awaiting_my_signoff(*, user, team: Team | None, limit: int = 10) -> list[Milestone]:
+    """Milestones the user could sign off now: required from them (named, or their
+    team role among the sign-off roles; with neither set, anyone whose role may sign
+    off), not signed off, every earlier milestone signed off, the user not having
+    decided in the current round, the plan still running and not theirs under four
+    eyes. The same rules as plans.services.signoff, as one query."""
+    if team is None:
+        return []
+    role = role_in_team(user=user, team_id=team.pk)
+    if role is None:
+        return []
+    if connection.features.supports_json_field_contains:
+        by_role = Q(signoff_roles__contains=[role])
+    else:  # SQLite: the JSON list as text
+        by_role = Q(signoff_roles__icontains=f'"{role}"')
+    named = Milestone.signoff_users.through.objects.filter(milestone_id=OuterRef("pk"))
+    required = Exists(named.filter(user_id=user.pk)) | by_role
+    if role_allows(role, Action.SIGN_OFF):
+        required |= Q(signoff_roles=[]) & ~Exists(named)
+    earlier_open = Milestone.objects.filter(
+        plan_id=OuterRef("plan_id"), signed_off_at__isnull=True
+    ).filter(
+        Q(position__lt=OuterRef("position"))
+        | Q(position=OuterRef("position"), pk__lt=OuterRef("pk"))
+    )
+    decided = SignOff.objects.filter(
+        milestone_id=OuterRef("pk"), user_id=user.pk, round=OuterRef("signoff_round")
+    )
+    qs = (
+        Milestone.objects.filter(
+            plan__team=team,
+            plan__is_template=False,
+            plan__status__in=OPEN_PLAN_STATUSES,
+            signed_off_at__isnull=True,
+        )
+        .filter(required)
+        .exclude(Exists(earlier_open))
+        .exclude(Exists(decided))
+    )
+    if team.four_eyes:
+        qs = qs.exclude(plan__owner=user)
+    return list(
+        qs.select_related("plan").order_by(F("due_on").asc(nulls_last=True), "plan_id", "pk")[
+            :limit
+        ]
+    )
+
+
+@dataclass
+class ActivityItem:
+    """One line of the dashboard's activity card."""
+
+    at: datetime
+    kind: str  # "status", "comment" or "audit"
+    plan_id: int
+    plan_title: str
+    who: str
+    text: str
+
+
+def recent_activity(*, user, team: Team | None, limit: int = 8) -> list[ActivityItem]:
+    """The newest status changes, comments and audit events on plans the user owns
+    or has a role in, merged newest first: 3 queries, each limited."""
+    if team is None:
+        return []
+    plan_ids = Plan.objects.filter(team=team, is_template=False).filter(
+        Q(owner=user) | Exists(PlanRole.objects.filter(plan_id=OuterRef("pk"), user=user))
+    )
+    plan_ids = plan_ids.values("pk")
+    items: list[ActivityItem] = []
+    for c in (
+        PlanStatusChange.objects.filter(plan_id__in=plan_ids)
+        .select_related("plan", "by")
+        .order_by("-at", "-pk")[:limit]
+    ):
+        items.append(
+            ActivityItem(
+                c.at,
+                "status",
+                c.plan_id,
+                c.plan.title,
+                c.by.display_name if c.by else "",
+                f"{PlanStatus(c.from_status).label} → {PlanStatus(c.to_status).label}",
+            )
+        )
+    for c in (
+        Comment.objects.filter(plan_id__in=plan_ids)
+        .select_related("plan", "author")
+        .order_by("-created_at", "-pk")[:limit]
+    ):
+        items.append(
+            ActivityItem(
+                c.created_at,
+                "comment",
+                c.plan_id,
+                c.plan.title,
+                c.author.display_name if c.author else "",
+                c.body[:140],
+            )
+        )
+    # Status moves are in PlanStatusChange already.
+    for e in (
+        AuditEvent.objects.filter(plan_id__in=plan_ids)
+        .exclude(action="status")
+        .select_related("plan", "by")
+        .order_by("-at", "-pk")[:limit]
+    ):
+        # The plan's own changes need no name: the line starts with the plan.
+        parts = (e.action,) if e.object_type == "plan" else (e.action, e.object_type, e.object_repr)
+        what = " ".join(x[:60] for x in parts if x)
+        if e.field:
+            what += f": {e.field}"
+        if e.new_value:
+            what += f" → {e.new_value[:60]}"
+        items.append(
+            ActivityItem(
+                e.at, "audit", e.plan_id, e.plan.title, e.by.display_name if e.by else "", what
+            )
+        )
+    items.sort(key=lambda i: i.at, reverse=True)
+    return items[:limit]
+
+
+def failed_notifications(*, user, team: Team | None, limit: int = 5) -> dict | None:
+    """Undelivered notifications of the team, for those who manage it: 2 queries."""
+    if team is None or not user_can(user=user, team_id=team.pk, action=Action.MANAGE_TEAM):
+        return None
+    from patchplan.notifications.selectors import failed_for_team
+
+    failed = failed_for_team(team=team)
+    rows = list(failed[:limit])
+    return {"rows": rows, "count": len(rows) if len(rows) < limit else failed.count()}
