@@ -8,10 +8,14 @@ urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
     path("healthz", core_views.healthz, name="healthz"),
     path("calendar/", core_views.calendar, name="calendar"),
+    path("dashboard/activity/", core_views.dashboard_activity, name="dashboard_activity"),
     path("accounts/", include("patchplan.accounts.urls")),
     path("team/", include("patchplan.teams.urls")),
     path("servers/", include("servers.urls")),
+    path("api/v1/", include("servers.api_urls")),
     path("plans/", include("plans.urls")),
+    path("notifications/", include("patchplan.notifications.urls")),
+    path("reports/", include("patchplan.reports.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

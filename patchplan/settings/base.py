@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "patchplan.teams",
     "patchplan.core",
     "patchplan.notifications",
+    "patchplan.reports",
     "servers",
     "plans",
 ]
@@ -120,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A cache shared by every web process in production (CACHE_URL=redis://...);
+# the embedded default keeps one per process, which is all one process needs.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -244,6 +249,13 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="patchplan")
 CELERY_TASK_IGNORE_RESULT = True
+# Acks late only where a task is idempotent, per task (the email delivery
+# tasks, whose outbox rows are claimed, set acks_late=True themselves); a
+# task that is not idempotent must not run twice after a redelivery.
+CELERY_TASK_ACKS_LATE = False
+# On a lost broker connection, let a running delivery finish and mark its
+# row rather than cancel it mid-SMTP (a cancel there is the duplicate case).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60

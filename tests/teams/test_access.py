@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
+from patchplan.notifications.models import Notification
 from patchplan.teams.roles import Role
+from plans.models import ChecklistItem, LogEntry, PlanRole, WindowServer
+from servers.models import InventoryToken
 from tests import factories
 
 # kwarg name -> how to find the id of the world's object of that kind
@@ -22,12 +27,23 @@ OBJECT_KWARGS = {
     "membership_id": lambda w: w["membership"].pk,
     "freeze_id": lambda w: w["freeze"].pk,
     "invitation_id": lambda w: w["invitation"].pk,
+    "window_id": lambda w: w["window"].pk,
+    "task_id": lambda w: w["task"].pk,
+    "item_id": lambda w: w["checklist_item"].pk,
+    "planrole_id": lambda w: w["planrole"].pk,
+    "token_id": lambda w: w["token"].pk,
+    "milestone_id": lambda w: w["milestone"].pk,
+    "entry_id": lambda w: w["log_entry"].pk,
+    "notification_id": lambda w: w["notification"].pk,
 }
 
 # Patterns whose kwargs are not team objects, with the reason.
 NOT_TEAM_OBJECTS = {
     "team_invitation_accept": "a signed token, tested in test_invitations",
     "password_reset_confirm": "Django's signed reset token",
+    "api_inventory_push": "bearer-token API (401 without a token), tests/servers/test_api.py",
+    "notification_feed_user": "private calendar token, tests/notifications/test_views.py",
+    "notification_feed_team": "private calendar token, tests/notifications/test_views.py",
 }
 
 # Tables whose rows a refused request may legitimately touch.
@@ -66,6 +82,17 @@ def _fill(route: str, kwargs: list[str], world) -> str:
 
 
 def _db_state():
+    """What the database holds, to compare before and after a request.
+
+    On PostgreSQL one query reads this transaction's write counters per
+    table (inserted, updated, deleted rows): any write shows, even one that
+    stores the same values. Elsewhere every row of every table is read."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables"
+            )
+            return {row[0]: row[1:] for row in cursor.fetchall() if row[0] not in IGNORED_TABLES}
     state = {}
     for model in apps.get_models():
         table = model._meta.db_table
@@ -82,6 +109,11 @@ def world(team, admin, viewer):
     server = factories.ServerFactory(team=team, hostname="web-01")
     plan = factories.PlanFactory(team=team, owner=planner)
     plan.servers.add(server)
+    window = factories.WindowFactory(plan=plan, title="Patch night")
+    WindowServer.objects.create(window=window, server=server, expected_downtime_minutes=10)
+    task = factories.TaskFactory(plan=plan, assignee=planner)
+    checklist_item = ChecklistItem.objects.create(task=task, text="Snapshot the VM")
+    planrole = PlanRole.objects.create(plan=plan, user=planner, raci="consulted")
     return {
         "team": team,
         "plan": plan,
@@ -89,6 +121,24 @@ def world(team, admin, viewer):
         "membership": membership,
         "freeze": factories.FreezeFactory(team=team, starts_on="2030-01-01", ends_on="2030-01-02"),
         "invitation": factories.InvitationFactory(team=team, invited_by=admin),
+        "window": window,
+        "task": task,
+        "checklist_item": checklist_item,
+        "planrole": planrole,
+        "milestone": factories.MilestoneFactory(plan=plan, name="testing"),
+        "log_entry": LogEntry.objects.create(plan=plan, body="Disk full on web-01", author=planner),
+        "token": InventoryToken.objects.create(
+            team=team, name="ci", token_hash="0" * 64, hint="ppi_0000", created_by=admin
+        ),
+        "notification": Notification.objects.create(
+            recipient=planner,
+            team=team,
+            kind="task_assigned",
+            object_type="task",
+            object_id=task.pk,
+            due_at=timezone.now(),
+            status="failed",
+        ),
     }
 
 

@@ -8,11 +8,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from patchplan.accounts.models import User
+from patchplan.reports.demo import demo_history_load
 from patchplan.teams.models import FreezePeriod, Membership, OffPeakPeriod, Team
 from patchplan.teams.roles import Role
-from plans.choices import PlanKind, PlanStatus, Risk, TaskStatus
-from plans.models import MaintenanceWindow, Milestone, Plan, Task
+from plans.choices import PlanKind, PlanStatus, Raci, ReferenceKind, Risk, TaskStatus
+from plans.models import (
+    ChecklistItem,
+    MaintenanceWindow,
+    Milestone,
+    Plan,
+    PlanReference,
+    PlanRole,
+    Task,
+)
 from servers.choices import Criticality, Environment
+from servers.demo import demo_inventory_load
 from servers.models import Server
 
 DEMO_PASSWORD = "patchplan-demo"  # noqa: S105 - published demo login, local data only
@@ -94,6 +104,7 @@ class Command(BaseCommand):
             )
         Server.objects.bulk_create(servers)
         servers = list(Server.objects.filter(team=team).order_by("hostname"))
+        demo_inventory_load(servers=servers)
         web = [s for s in servers if s.hostname.startswith("web")]
         db = [s for s in servers if s.hostname.startswith("db")]
 
@@ -109,20 +120,50 @@ class Command(BaseCommand):
             status=PlanStatus.APPROVED,
             risk=Risk.CRITICAL,
             objective="Patch the critical OpenSSL vulnerability on every web server.",
+            success_criteria="- `openssl version` shows the fixed release on every web host\n"
+            "- no TLS handshake errors in the load balancer log for 24 hours",
+            packages=["openssl", "libssl3"],
+            backup_plan="Snapshot each web VM before its window; keep `/etc/ssl` in the backup.",
+            test_procedure="1. Patch the staging web servers\n2. Run the TLS smoke tests\n"
+            "3. Check the error rate for an hour",
+            rollback_plan="Restore the VM snapshot, or `apt-get install openssl=<old version>`.",
+            communication_plan="Announce each window in #ops a day ahead; status page for prod.",
             owner=people["planner"],
         )
         openssl.servers.set(web)
+        PlanReference.objects.bulk_create(
+            [
+                PlanReference(
+                    plan=openssl,
+                    kind=ReferenceKind.CVE,
+                    identifier="CVE-2024-0727",
+                    url="https://www.cve.org/CVERecord?id=CVE-2024-0727",
+                ),
+                PlanReference(
+                    plan=openssl,
+                    kind=ReferenceKind.ADVISORY,
+                    identifier="DSA-5678-1",
+                    url="https://security-tracker.debian.org/tracker/DSA-5678-1",
+                ),
+            ]
+        )
         self._timeline(openssl, today, [(-3, -1), (0, 2), (3, 6), (7, 9)])
         deploy = openssl.milestones.get(name="deployment")
         testing = openssl.milestones.get(name="testing")
         staging_window = MaintenanceWindow.objects.create(
             plan=openssl, milestone=testing, starts_at=at(1, 23), ends_at=at(2, 0)
         )
-        staging_window.servers.set([s for s in web if s.environment == Environment.STAGING])
+        staging_window.servers.set(
+            [s for s in web if s.environment == Environment.STAGING],
+            through_defaults={"expected_downtime_minutes": 10},
+        )
         prod_window = MaintenanceWindow.objects.create(
             plan=openssl, milestone=deploy, starts_at=at(4, 1), ends_at=at(4, 3)
         )
-        prod_window.servers.set([s for s in web if s.environment == Environment.PRODUCTION])
+        prod_window.servers.set(
+            [s for s in web if s.environment == Environment.PRODUCTION],
+            through_defaults={"expected_downtime_minutes": 15},
+        )
         self._tasks(openssl, people, today)
 
         pg = Plan.objects.create(
@@ -132,6 +173,12 @@ class Command(BaseCommand):
             status=PlanStatus.DRAFT,
             risk=Risk.HIGH,
             objective="Upgrade the database servers to PostgreSQL 16 with a tested rollback.",
+            success_criteria="All databases on 16; replication lag back under 1 s.",
+            packages=["postgresql-16", "postgresql-15"],
+            backup_plan="`pg_basebackup` of each cluster, restore-tested on staging.",
+            test_procedure="`pg_upgrade --check` on a staging copy, then the app test suite.",
+            rollback_plan="Keep the 15 cluster stopped but intact; switch back within the window.",
+            communication_plan="Email the application owners a week ahead and on completion.",
             owner=people["planner"],
         )
         pg.servers.set(db)
@@ -142,8 +189,23 @@ class Command(BaseCommand):
             starts_at=at(16, 1),
             ends_at=at(16, 4),
         )
-        window.servers.set(db)
+        window.servers.set(db, through_defaults={"expected_downtime_minutes": 45})
         self._tasks(pg, people, today + timedelta(days=6))
+        for plan in (openssl, pg):
+            self._roles(plan, people)
+        self._evidence(openssl, people, web, staging_window)
+        demo_history_load(team=team)
+
+    def _roles(self, plan, people):
+        PlanRole.objects.bulk_create(
+            PlanRole(plan=plan, user=people[who], raci=raci)
+            for who, raci in (
+                ("planner", Raci.ACCOUNTABLE),
+                ("engineer", Raci.RESPONSIBLE),
+                ("approver", Raci.CONSULTED),
+                ("viewer", Raci.INFORMED),
+            )
+        )
 
     def _timeline(self, plan, today, offsets):
         for position, (name, (start, due)) in enumerate(
@@ -167,7 +229,7 @@ class Command(BaseCommand):
             ("Patch production servers", "deployment", "engineer", 4, TaskStatus.TODO),
             ("Write the post-implementation review", "review", "planner", 8, TaskStatus.TODO),
         ]
-        Task.objects.bulk_create(
+        tasks = Task.objects.bulk_create(
             Task(
                 plan=plan,
                 milestone=milestones[milestone],
@@ -178,3 +240,61 @@ class Command(BaseCommand):
             )
             for title, milestone, who, days, status in rows
         )
+        checklists = {
+            "Back up configuration and data": ["Snapshot the VMs", "Dump the databases"],
+            "Patch production servers": ["Drain from the load balancer", "Upgrade", "Smoke test"],
+        }
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(task=task, text=text, position=i)
+            for task in tasks
+            for i, text in enumerate(checklists.get(task.title, []))
+        )
+
+    def _evidence(self, plan, people, web, staging_window):
+        """A few records of running a plan (issue 5): backups, a staging test run, a
+        log entry and the assessment's sign-off, so those pages are not empty."""
+        from plans.models import BackupRecord, LogEntry, SignOff, TestRun
+
+        now = timezone.now()
+        prod = [s for s in web if s.environment == Environment.PRODUCTION][:2]
+        staging = [s for s in web if s.environment == Environment.STAGING]
+        BackupRecord.objects.bulk_create(
+            BackupRecord(
+                plan=plan,
+                server=s,
+                what="VM snapshot and /etc/ssl",
+                location=f"backup-nas:/snapshots/{s.hostname}/",
+                command=f"tar -czvf {s.hostname}-etc-ssl.tar.gz /etc/ssl",
+                restore_tested=i == 0,
+                verified_by=people["engineer"],
+                verified_at=now - timedelta(hours=2),
+                created_by=people["engineer"],
+            )
+            for i, s in enumerate(prod)
+        )
+        run = TestRun.objects.create(
+            plan=plan,
+            procedure=plan.test_procedure,
+            result="pass",
+            notes="TLS smoke tests green; no handshake errors in an hour.",
+            run_by=people["engineer"],
+            run_at=now - timedelta(hours=1),
+        )
+        run.servers.set(staging)
+        LogEntry.objects.create(
+            plan=plan,
+            window=staging_window,
+            server=staging[0] if staging else None,
+            kind="issue",
+            body="nginx needed a restart to load the new libssl3.",
+            author=people["engineer"],
+        )
+        assessment = plan.milestones.get(name="assessment")
+        SignOff.objects.create(
+            milestone=assessment,
+            user=people["approver"],
+            decision="approve",
+            comment="Every web server is in scope.",
+        )
+        assessment.signed_off_at = now
+        assessment.save(update_fields=["signed_off_at"])
