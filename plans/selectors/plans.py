@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
+from typing import NamedTuple
 
 from django.db.models import (
     Case,
@@ -35,6 +36,7 @@ from plans.models import (
     PlanReference,
     PlanStatusChange,
 )
+from servers.choices import Environment
 from servers.models import PendingUpdate, Server
 
 PAGE_SIZE = 50
@@ -120,11 +122,12 @@ class PlanFilters:
             return value if value in choices.values else ""
 
         return cls(
-            q=params.get("q", "").strip()[:100],
+            # PostgreSQL refuses NUL in a string: drop it rather than answer 500.
+            q=params.get("q", "").replace("\x00", "").strip()[:100],
             status=pick("status", PlanStatus),
             kind=pick("kind", PlanKind),
             risk=pick("risk", Risk),
-            owner=int(owner) if owner.isdigit() and len(owner) < 10 else None,
+            owner=int(owner) if owner.isdecimal() and len(owner) < 10 else None,
             this_week=params.get("week") == "1",
             sort=sort if sort in SORTS else "",
             templates=templates,
@@ -251,7 +254,9 @@ def plan_activity(*, plan: Plan, limit: int | None = ACTIVITY_LIMIT) -> tuple[li
     comments = (
         Comment.objects.filter(plan_id=plan.pk)
         .select_related("author")
-        .prefetch_related("mentions")
+        # A list attribute, not the manager: a related manager per comment costs more
+        # than the rest of the comment's line.
+        .prefetch_related(Prefetch("mentions", to_attr="mentioned"))
     )
     if limit is not None:
         changes = changes.order_by("-at", "-pk")[: limit + 1]
@@ -292,6 +297,51 @@ def plan_scope(*, plan: Plan) -> list[Server]:
     return servers
 
 
+class ScopeRow(NamedTuple):
+    """One row of the plan page's scope table, plain values only."""
+
+    url: str
+    hostname: str
+    environment: str
+    environment_label: str
+    tags: list[str]
+    updates: list[tuple[str, str, str, bool]]  # name, current, candidate, is_security
+
+
+def plan_scope_rows(*, plan: Plan) -> list[ScopeRow]:
+    """The plan page's scope table: servers with their tag names and the pending updates
+    for the plan's packages, as plain tuples (3 queries whatever the sizes). Model
+    instances and prefetch managers for 200 servers cost more than the table itself;
+    plan_scope() keeps the objects for the scope editing page."""
+    servers = list(
+        plan.servers.order_by("environment", "hostname").values_list(
+            "pk", "hostname", "environment"
+        )
+    )
+    tags: dict[int, list[str]] = {pk: [] for pk, _h, _e in servers}
+    updates: dict[int, list[tuple[str, str, str, bool]]] = {pk: [] for pk, _h, _e in servers}
+    if servers:
+        for server_id, name in (
+            Server.tags.through.objects.filter(server__plans=plan)
+            .order_by("tag__name", "tag_id")
+            .values_list("server_id", "tag__name")
+        ):
+            tags[server_id].append(name)
+    if plan.packages and servers:
+        for server_id, *update in (
+            PendingUpdate.objects.filter(server__plans=plan, name__in=plan.packages)
+            .order_by("name", "architecture")
+            .values_list("server_id", "name", "current", "candidate", "is_security")
+        ):
+            updates[server_id].append(tuple(update))
+    link = reverse("server_detail", args=[0]).replace("/0/", "/{}/")
+    labels = {value: str(label) for value, label in Environment.choices}
+    return [
+        ScopeRow(link.format(pk), hostname, env, labels.get(env, env), tags[pk], updates[pk])
+        for pk, hostname, env in servers
+    ]
+
+
 def plan_milestones(*, plan: Plan) -> list[Milestone]:
     """Milestones in order with the people named for their sign-offs: 2 queries."""
     from patchplan.accounts.models import User
@@ -306,14 +356,25 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
 def plan_page(*, plan: Plan, user) -> dict:
     """Everything the plan page shows except the windows and tasks cards (their
     own selectors): references, milestones, scope with pending updates,
-    activity, the moves the user may make."""
+    activity, the moves the user may make; and the plan's windows, read once for
+    the timeline and the windows card (`schedule`)."""
+    from plans.selectors.windows import windows_of_plan
+
     role = role_in_team(user=user, team_id=plan.team_id)
     activity, more = plan_activity(plan=plan)
+    milestones = plan_milestones(plan=plan)
     return {
         "plan": plan,
         "references": list(plan.references.all()),
-        "milestones": plan_milestones(plan=plan),
-        "scope": plan_scope(plan=plan),
+        "milestones": milestones,
+        # Read once for the page's timeline, windows card and tasks card (the
+        # plans_schedule tags take them from here instead of reading them again).
+        "schedule": {
+            "plan_id": plan.pk,
+            "milestones": milestones,
+            "windows": windows_of_plan(plan=plan, milestones=milestones),
+        },
+        "scope": plan_scope_rows(plan=plan),
         "activity": activity,
         "activity_more": more,
         "moves": []
