@@ -19,6 +19,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 
+handler400 = "patchplan.core.views.bad_request"
 handler403 = "patchplan.core.views.permission_denied"
 handler404 = "patchplan.core.views.page_not_found"
 handler500 = "patchplan.core.views.server_error"

@@ -41,7 +41,9 @@ from servers.models import Server
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 20
-MAX_NODES = 200_000
+# A full plan of the reference size (300 tasks, 20 windows, 200 servers) is about
+# 10,000 nodes; refusing past 50,000 keeps a hostile file under a second or two.
+MAX_NODES = 50_000
 
 TEXT_FIELDS = (
     "objective",

@@ -6,8 +6,9 @@
 Answers are JSON: 201 (or 200 for a repeat of the latest snapshot) with the
 server's counts, 400 with the first bad line, 401 without a valid token, 403
 when the token's maker may no longer import, 404 for an unknown server the
-token may not create, 413 when the body is over the limit (checked from
-Content-Length before the body is read).
+token may not create, 411 for a chunked body without Content-Length, 413 when
+the body is over the limit (checked from Content-Length before the body is
+read). Token use and refusals go to the security log.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from patchplan.core.security_log import log_security_event
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 
@@ -47,19 +49,37 @@ def inventory_push(request: HttpRequest, hostname: str) -> JsonResponse:
     auth = request.headers.get("Authorization", "")
     scheme, _sep, raw = auth.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
+        log_security_event("token_refused", request=request, username="-", reason="missing")
         return _error(401, "missing bearer token (Authorization: Bearer <token>)")
     token = services.token_authenticate(raw.strip())
     if token is None:
+        # Nothing of the presented value is logged: it may be a real secret mistyped.
+        log_security_event("token_refused", request=request, username="-", reason="invalid")
         return _error(401, "invalid or revoked token")
+    who = f"token:{token.name}"
     if not _maker_may_import(token):
+        log_security_event(
+            "token_refused", request=request, username=who, team=token.team_id, reason="maker"
+        )
         return _error(403, "this token's creator may no longer import inventory for the team")
+    log_security_event("token_used", request=request, username=who, team=token.team_id)
 
-    # The limit is checked on the declared length, before a byte is read.
+    # The limit is checked on the declared length, before a byte is read. A chunked
+    # body has no length to check: refuse it rather than read an unbounded stream.
+    if (
+        not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        log_security_event("upload_refused", request=request, username=who, reason="chunked")
+        return _error(
+            411, "send a Content-Length (curl --data-binary @- does); chunked bodies are refused"
+        )
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return _error(400, "bad Content-Length")
     if length > DEFAULT_MAX_BYTES:
+        log_security_event("upload_refused", request=request, username=who, length=length)
         return _error(413, "the listing is larger than the 5 MB limit")
     if length <= 0:
         return _error(400, "empty body: send the command's output with --data-binary @-")

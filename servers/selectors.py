@@ -75,7 +75,8 @@ class ServerFilters:
         stale = params.get("stale", "").strip()
         sort = params.get("sort", "hostname")
         return cls(
-            q=params.get("q", "").strip()[:100],
+            # PostgreSQL refuses NUL in a string: drop it rather than answer 500.
+            q=params.get("q", "").replace("\x00", "").strip()[:100],
             environment=params.get("environment", "")
             if params.get("environment") in Environment.values
             else "",
@@ -83,8 +84,8 @@ class ServerFilters:
             if params.get("criticality") in Criticality.values
             else "",
             security=params.get("security") == "1",
-            stale_days=int(stale) if stale.isdigit() and 0 < int(stale) < 100_000 else None,
-            tag=params.get("tag", "").strip()[:64],
+            stale_days=int(stale) if stale.isdecimal() and 0 < int(stale) < 100_000 else None,
+            tag=params.get("tag", "").replace("\x00", "").strip()[:64],
             sort=sort if sort in SORTS else "hostname",
         )
 

@@ -331,7 +331,7 @@ def server_diff(request: HttpRequest, server_id: int) -> HttpResponse:
 
     def pick(name: str, default):
         value = request.GET.get(name, "")
-        return by_id.get(int(value)) if value.isdigit() else default
+        return by_id.get(int(value)) if value.isdecimal() else default
 
     new = pick("b", snapshots[0] if snapshots else None)
     old = pick("a", snapshots[1] if len(snapshots) > 1 else None)

@@ -73,9 +73,13 @@ class CalendarFilters:
                 f.anchor = date.fromisoformat(raw_date)
             except ValueError:
                 f.errors["date"] = _("Enter a date as YYYY-MM-DD.")
+            # The view's range and its UTC bounds must stay inside datetime's years.
+            if not date(1900, 1, 1) <= f.anchor <= date(9000, 12, 31):
+                f.anchor = today
+                f.errors["date"] = _("Pick a date between the years 1900 and 9000.")
         raw_plan = params.get("plan", "").strip()
         if raw_plan:
-            if raw_plan.isdigit():
+            if raw_plan.isdecimal():
                 f.plan = int(raw_plan)
             else:
                 f.errors["plan"] = _("Pick a plan from the list.")
@@ -85,10 +89,10 @@ class CalendarFilters:
                 f.environment = env
             else:
                 f.errors["environment"] = _("Pick an environment from the list.")
-        f.server = params.get("server", "").strip()[:253]
+        f.server = params.get("server", "").strip().replace("\x00", "")[:253]
         raw_person = params.get("person", "").strip()
         if raw_person:
-            if raw_person.isdigit():
+            if raw_person.isdecimal():
                 f.person = int(raw_person)
             else:
                 f.errors["person"] = _("Pick a person from the list.")

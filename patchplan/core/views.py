@@ -1,6 +1,8 @@
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -103,6 +105,36 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         status=200 if healthy else 503,
     )
+
+
+def _upload_limit(exception: Exception | None) -> tuple[int, str] | None:
+    """The status and a plain sentence for a request refused by Django's upload limits."""
+    if isinstance(exception, RequestDataTooBig):
+        size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        return 413, f"The request body is larger than the {size:g} MB limit."
+    if isinstance(exception, TooManyFieldsSent):
+        return 400, (
+            f"The form sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields, the limit."
+        )
+    if isinstance(exception, TooManyFilesSent):
+        return 400, f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files sent, the limit."
+    return None
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 page; names the limit (and answers 413 for a body too large) when an
+    upload limit refused the request, and records that in the security log."""
+    refused = _upload_limit(exception)
+    if refused is None:
+        return render(request, "400.html", {"status": 400}, status=400)
+    status, limit = refused
+    log_security_event(
+        "upload_refused",
+        request=request,
+        reason=exception.__class__.__name__,
+        length=request.META.get("CONTENT_LENGTH") or "-",
+    )
+    return render(request, "400.html", {"status": status, "limit": limit}, status=status)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

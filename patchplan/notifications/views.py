@@ -59,7 +59,7 @@ def notification_mark_read(request: HttpRequest) -> HttpResponse:
     # Only the person's own rows: the id comes from the form, the owner from the session.
     ids = None
     if request.POST.get("all") != "1":
-        ids = [int(v) for v in request.POST.getlist("id") if v.isdigit()]
+        ids = [int(v) for v in request.POST.getlist("id") if v.isdecimal()]
     services.notifications_mark_read(user=request.user, ids=ids)
     if request.htmx:
         return render(

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 DEFAULT_DAYS = 180
 MAX_DAYS = 3 * 366
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9000, 12, 31)
 
 
 class ReportFilterForm(forms.Form):
@@ -24,6 +26,12 @@ class ReportFilterForm(forms.Form):
             return cleaned
         today = timezone.localdate()
         end: date = cleaned.get("end") or today
+        # Beyond these years the range's UTC bounds would overflow datetime.
+        for name in ("start", "end"):
+            value = cleaned.get(name)
+            if value and not EARLIEST <= value <= LATEST:
+                self.add_error(name, _("Choose a date between the years 1900 and 9000."))
+                return cleaned
         start: date = cleaned.get("start") or end - timedelta(days=DEFAULT_DAYS)
         if start > end:
             self.add_error("end", _("The end date must be on or after the start date."))

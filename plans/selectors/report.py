@@ -172,9 +172,10 @@ class HistoryFilters:
     def from_query(cls, params) -> HistoryFilters:
         by = params.get("by", "")
         return cls(
-            object_type=params.get("type", "")[:50],
-            by=int(by) if by.isdigit() and len(by) < 10 else None,
-            q=params.get("q", "").strip()[:100],
+            object_type=params.get("type", "").replace("\x00", "")[:50],
+            by=int(by) if by.isdecimal() and len(by) < 10 else None,
+            # PostgreSQL refuses NUL in a string: drop it rather than answer 500.
+            q=params.get("q", "").replace("\x00", "").strip()[:100],
         )
 
 

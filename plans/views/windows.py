@@ -163,7 +163,7 @@ def window_suggest(request: HttpRequest, plan_id: int) -> HttpResponse:
             plan=plan,
             servers=list(form.cleaned_data["servers"]),
             length=form.duration,
-            exclude_window_id=int(exclude) if exclude and exclude.isdigit() else None,
+            exclude_window_id=int(exclude) if exclude and exclude.isdecimal() else None,
         )
     return render(
         request,
