@@ -58,6 +58,13 @@ def test_no_get_changes_anything(world, admin):
         response = client.get(url)
         if response.status_code >= 500:
             failures.append(f"GET {url} ({name}): {response.status_code}")
+        # Every HTML page and partial carries the CSP (no inline scripts, no framing).
+        if response.get("Content-Type", "").startswith("text/html"):
+            csp = response.get("Content-Security-Policy", "")
+            if "frame-ancestors 'none'" not in csp or "script-src 'self'" not in csp:
+                failures.append(f"GET {url} ({name}): CSP missing or weak: {csp!r}")
+            if response.get("X-Frame-Options") != "DENY":
+                failures.append(f"GET {url} ({name}): no X-Frame-Options DENY")
         if _db_state() != before:
             failures.append(f"GET {url} ({name}) changed the database")
     assert not failures, "\n".join(failures)

@@ -73,7 +73,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, engineer):
     assert cookie["samesite"] == "Lax"
 
 
-def test_production_cookies_are_secure():
+def test_production_cookies_are_secure_and_argon2_hashes_passwords():
     env = {
         "PATH": os.environ["PATH"],
         "DEBUG": "false",
@@ -83,7 +83,8 @@ def test_production_cookies_are_secure():
     }
     code = (
         "from django.conf import settings as s;"
-        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY)"
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY,"
+        " s.PASSWORD_HASHERS[0].endswith('Argon2PasswordHasher'))"
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
@@ -93,7 +94,7 @@ def test_production_cookies_are_secure():
         text=True,
         timeout=60,
     )
-    assert result.stdout.split() == ["True", "True", "True"], result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "True"], result.stderr
 
 
 @pytest.mark.django_db
@@ -171,3 +172,9 @@ def test_refused_access_is_logged(client_for, outsider, team, planner, caplog):
     assert any(
         line.startswith("event=access_denied") and "oscar-outsider" in line for line in lines
     )
+
+
+@pytest.mark.django_db
+def test_a_foreign_host_header_is_refused(client):
+    response = client.get("/accounts/login/", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
