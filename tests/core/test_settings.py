@@ -94,3 +94,5 @@ def test_docker_compose_runs_the_stack_with_variables_settings_read():
     # The modules the commands name exist.
     assert (ROOT / "patchplan" / "wsgi.py").exists() and (ROOT / "patchplan" / "celery.py").exists()
     assert "seed_demo" in services["web"]["command"]
+    # Workers come back by themselves after a broker loss.
+    assert all(services[name]["restart"] == "unless-stopped" for name in ("web", "worker", "beat"))
