@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from patchplan.core.csv_export import csv_response
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
 from plans.choices import PlanStatus
@@ -380,25 +379,21 @@ def fleet_search(request: HttpRequest) -> HttpResponse:
             environment=form.cleaned_data["environment"],
         )
         if request.GET.get("export") == "csv":
-            response = HttpResponse(content_type="text/csv; charset=utf-8")
-            filename = f"fleet-{form.cleaned_data['name']}.csv".replace('"', "")
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-            writer = csv.writer(response)
-            writer.writerow(
-                ["hostname", "environment", "version", "architecture", "candidate", "security"]
-            )
-            for hit in hits:
-                writer.writerow(
+            return csv_response(
+                f"fleet-{form.cleaned_data['name']}.csv",
+                ["hostname", "environment", "version", "architecture", "candidate", "security"],
+                (
                     [
-                        _csv_safe(hit.hostname),
+                        hit.hostname,
                         hit.environment,
-                        _csv_safe(hit.version),
+                        hit.version,
                         hit.architecture,
-                        _csv_safe(hit.candidate),
+                        hit.candidate,
                         "yes" if hit.is_security else "",
                     ]
-                )
-            return response
+                    for hit in hits
+                ),
+            )
     params = {k: v for k, v in request.GET.items() if k in ("name", "below", "environment") and v}
     # The page shows 100 rows at a time (the CSV has them all).
     page = Paginator(hits, FLEET_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -414,11 +409,6 @@ def fleet_search(request: HttpRequest) -> HttpResponse:
             "export_url": "?" + urlencode({**params, "export": "csv"}),
         },
     )
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 @login_required

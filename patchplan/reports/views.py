@@ -3,14 +3,13 @@ rows and a date range. Read-only; the current team, VIEW action."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
+
+from patchplan.core.csv_export import csv_response
 
 from . import charts, selectors
 from .forms import PostureFilterForm, ReportFilterForm
@@ -20,19 +19,6 @@ def _period(form) -> selectors.Period | None:
     if not form.is_valid():
         return None
     return selectors.period(form.cleaned_data["start"], form.cleaned_data["end"])
-
-
-def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        # A leading = + - @ would make a spreadsheet run the cell as a formula.
-        writer.writerow(
-            "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row
-        )
-    return response
 
 
 def _iso(value) -> str:
@@ -69,7 +55,7 @@ def posture(request: HttpRequest) -> HttpResponse:
     table = request.GET.get("table", "")
     if as_csv:
         if table == "aging":
-            return _csv(
+            return csv_response(
                 "security-aging.csv",
                 ["hostname", "environment", "criticality", "pending_security", "since", "days"],
                 (
@@ -85,7 +71,7 @@ def posture(request: HttpRequest) -> HttpResponse:
                 ),
             )
         if table == "stale":
-            return _csv(
+            return csv_response(
                 "stale-inventory.csv",
                 ["hostname", "environment", "last_inventory_at", "days"],
                 (
@@ -94,12 +80,12 @@ def posture(request: HttpRequest) -> HttpResponse:
                 ),
             )
         if table == "trend":
-            return _csv(
+            return csv_response(
                 "security-trend.csv",
                 ["date", "pending_security_updates"],
                 ((d.isoformat(), v) for d, v in data.trend),
             )
-        return _csv(
+        return csv_response(
             "security-posture.csv",
             ["environment", "criticality", "servers", "with_security_updates", "security_updates"],
             (
@@ -133,7 +119,7 @@ def plans(request: HttpRequest) -> HttpResponse:
     table = request.GET.get("table", "")
     if request.GET.get("format") == "csv":
         if table == "completed":
-            return _csv(
+            return csv_response(
                 "plans-completed.csv",
                 ["plan", "kind", "created_at", "completed_at", "days"],
                 (
@@ -142,7 +128,7 @@ def plans(request: HttpRequest) -> HttpResponse:
                 ),
             )
         if table == "leads":
-            return _csv(
+            return csv_response(
                 "signoff-lead-times.csv",
                 ["plan", "milestone", "requested_at", "signed_off_at", "hours"],
                 (
@@ -156,7 +142,7 @@ def plans(request: HttpRequest) -> HttpResponse:
                     for lead in data.leads
                 ),
             )
-        return _csv(
+        return csv_response(
             "plans-by-status.csv",
             ["status", "kind", "plans"],
             ((s, k, n) for (s, k), n in sorted(data.by_status_kind.items())),
@@ -185,7 +171,7 @@ def downtime(request: HttpRequest) -> HttpResponse:
     p = _period(form)
     data = selectors.downtime_report(team=team, p=p)
     if request.GET.get("format") == "csv":
-        return _csv(
+        return csv_response(
             "downtime.csv",
             [
                 "plan",
