@@ -25,8 +25,8 @@ def window_changed(*, window, by) -> None:
 
 
 def window_cancelled(*, window, by) -> None:
-    """A maintenance window was cancelled, or is about to be deleted (called
-    before the delete): everyone told about it gets a METHOD:CANCEL."""
+    """A maintenance window was cancelled (the row is kept, with cancelled_at
+    set): everyone told about it gets a METHOD:CANCEL."""
     services.window_cancelled(window=window, by=by)
 
 
