@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the tests of everything that reads the clock (reports, calendar,
+# dashboard, checks and off-peak, readiness, windows and timeline, the
+# notification scans and emails, evidence and execution times, server
+# staleness, invitations) with the whole test process travelled to each of the
+# clock points of tests/clock_matrix.py (time-machine, via PATCHPLAN_TEST_CLOCK
+# in tests/conftest.py). Each point gets a database of its own, CLOCK_JOBS
+# points run at once. Extra arguments go to pytest.
+#
+#   tests/clock_matrix.sh                 # every point
+#   CLOCK_POINTS="2026-12-31T00:30+01:00" tests/clock_matrix.sh -x
+#
+# The fault tests (tests/notifications/test_faults.py) start Celery workers in
+# subprocesses, which keep the real clock, and the browser tests' Chromium has
+# its own: neither is in the list; neither computes dates.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+JOBS="${CLOCK_JOBS:-2}"
+MODULES=(
+  tests/reports
+  tests/core/test_calendar.py
+  tests/core/test_dashboard.py
+  tests/plans/test_checks.py
+  tests/plans/test_readiness.py
+  tests/plans/test_windows.py
+  tests/plans/test_timeline.py
+  tests/plans/test_plan_list.py
+  tests/plans/test_evidence.py
+  tests/plans/test_execution.py
+  tests/plans/test_signoff.py
+  tests/plans/test_tasks.py
+  tests/plans/test_report.py
+  tests/plans/test_suggest.py
+  tests/notifications/test_scan.py
+  tests/notifications/test_delivery.py
+  tests/notifications/test_views.py
+  tests/servers/test_views.py
+  tests/teams/test_invitations.py
+)
+DB_BASE="${DATABASE_URL:-}"
+if [ -n "${CLOCK_POINTS:-}" ]; then
+  mapfile -t POINTS < <(tr ' ' '\n' <<<"$CLOCK_POINTS" | grep .)
+else
+  mapfile -t POINTS < <("$PY" tests/clock_matrix.py)
+fi
+OUT="${PATCHPLAN_VAR_DIR:-var/test}/clock-matrix"
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+run_point() {
+  local i="$1" clock="$2" db=""
+  # A database per point (pytest-django prefixes test_), so points run at once.
+  if [ -n "$DB_BASE" ]; then db="${DB_BASE%/*}/$(basename "${DB_BASE%%\?*}")_clock$i"; fi
+  if DATABASE_URL="${db:-$DB_BASE}" PATCHPLAN_TEST_CLOCK="$clock" \
+    PATCHPLAN_VAR_DIR="$OUT/$i" "$PY" -m pytest -q -p no:cacheprovider --create-db \
+    "${MODULES[@]}" "${@:3}" >"$OUT/$i.log" 2>&1; then
+    echo "ok    $clock  $(tail -n 1 "$OUT/$i.log")"
+  else
+    echo "FAIL  $clock  $(tail -n 1 "$OUT/$i.log")"
+    grep -E "^(FAILED|ERROR) " "$OUT/$i.log" | sed 's/^/        /'
+    return 1
+  fi
+}
+
+status=0
+pids=()
+for i in "${!POINTS[@]}"; do
+  run_point "$i" "${POINTS[$i]}" "$@" >"$OUT/$i.summary" &
+  pids+=($!)
+  if [ "${#pids[@]}" -ge "$JOBS" ]; then
+    wait "${pids[0]}" || status=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+for i in "${!POINTS[@]}"; do cat "$OUT/$i.summary"; done
+[ "$status" -eq 0 ] && echo "clock matrix: every point passed" || echo "clock matrix: failures above"
+exit "$status"
