@@ -13,12 +13,14 @@ from django.utils import timezone
 
 from patchplan.teams.roles import Role
 
-from . import factories
+from . import db_flush, factories
 from .services import missing, redis_url, using_postgres
 
 # Browser tests drive a sync Playwright from the test thread while Django's
 # live server runs in another; Django's async guard must not refuse that.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+db_flush.install()
 
 PASSWORD = "a-long-test-password"
 
