@@ -243,7 +243,7 @@ def test_a_refused_click_shows_the_reason_at_the_row(client_for, team, window, s
 
 def test_the_board_polls_itself(client_for, window, viewer):
     response = client_for(viewer).get(run_url(window, "board/"))
-    assert b'hx-trigger="every 4s"' in response.content
+    assert b'hx-trigger="every 4s, refresh"' in response.content
 
 
 def test_actual_times_form_refuses_end_before_start(client_for, window, engineer):
