@@ -4,8 +4,8 @@
 # suggestions, the notification scans, feeds and reminder emails, server
 # staleness, invitations) with the whole test process travelled to each of the
 # clock points of tests/clock_matrix.py (time-machine, via PATCHPLAN_TEST_CLOCK
-# in tests/conftest.py). Each point gets a database of its own, CLOCK_JOBS
-# points run at once. Extra arguments go to pytest.
+# in tests/conftest.py). CLOCK_JOBS points run at once (default 2), each
+# with a database of its own. Extra arguments go to pytest.
 #
 #   tests/clock_matrix.sh                 # every point
 #   CLOCK_POINTS="2026-12-31T00:30+01:00" tests/clock_matrix.sh -x
@@ -50,12 +50,14 @@ OUT="${PATCHPLAN_VAR_DIR:-var/test}/clock-matrix"
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 run_point() {
-  local i="$1" clock="$2" db=""
-  # A database per point (pytest-django prefixes test_), so points run at once.
-  if [ -n "$DB_BASE" ]; then db="${DB_BASE%/*}/$(basename "${DB_BASE%%\?*}")_clock$i"; fi
+  local i="$1" clock="$2" slot="$3" first="$4" db=""
+  # A database per slot (pytest-django prefixes test_), created by the slot's
+  # first point and reused by the next ones: the points of a slot run in turn.
+  if [ -n "$DB_BASE" ]; then db="${DB_BASE%/*}/$(basename "${DB_BASE%%\?*}")_clock$slot"; fi
   if DATABASE_URL="${db:-$DB_BASE}" PATCHPLAN_TEST_CLOCK="$clock" \
-    PATCHPLAN_VAR_DIR="$OUT/$i" "$PY" -m pytest -q -p no:cacheprovider --create-db \
-    "${MODULES[@]}" "${@:3}" >"$OUT/$i.log" 2>&1; then
+    PATCHPLAN_VAR_DIR="$OUT/$i" "$PY" -m pytest -q -p no:cacheprovider \
+    "$([ "$first" = 1 ] && echo --create-db || echo --reuse-db)" \
+    "${MODULES[@]}" "${@:5}" >"$OUT/$i.log" 2>&1; then
     echo "ok    $clock  $(tail -n 1 "$OUT/$i.log")"
   else
     echo "FAIL  $clock  $(tail -n 1 "$OUT/$i.log")"
@@ -64,17 +66,24 @@ run_point() {
   fi
 }
 
+run_slot() {
+  local slot="$1" status=0 first=1
+  shift
+  for i in "${!POINTS[@]}"; do
+    [ $((i % JOBS)) -eq "$slot" ] || continue
+    run_point "$i" "${POINTS[$i]}" "$slot" "$first" "$@" >"$OUT/$i.summary" || status=1
+    first=0
+  done
+  return "$status"
+}
+
 status=0
 pids=()
-for i in "${!POINTS[@]}"; do
-  run_point "$i" "${POINTS[$i]}" "$@" >"$OUT/$i.summary" &
+for slot in $(seq 0 $((JOBS - 1))); do
+  run_slot "$slot" "$@" &
   pids+=($!)
-  if [ "${#pids[@]}" -ge "$JOBS" ]; then
-    wait "${pids[0]}" || status=1
-    pids=("${pids[@]:1}")
-  fi
 done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 for i in "${!POINTS[@]}"; do cat "$OUT/$i.summary"; done
-[ "$status" -eq 0 ] && echo "clock matrix: every point passed" || echo "clock matrix: failures above"
+if [ "$status" -eq 0 ]; then echo "clock matrix: every point passed"; else echo "clock matrix: failures above"; fi
 exit "$status"
