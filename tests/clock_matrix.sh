@@ -40,6 +40,8 @@ MODULES=(
   "tests/servers/test_views.py::test_list_filters_by_environment_security_tag_and_search"
   tests/teams/test_invitations.py
 )
+# CLOCK_MODULES="tests/reports ..." runs those instead.
+if [ -n "${CLOCK_MODULES:-}" ]; then read -r -a MODULES <<<"$CLOCK_MODULES"; fi
 DB_BASE="${DATABASE_URL:-}"
 if [ -n "${CLOCK_POINTS:-}" ]; then
   mapfile -t POINTS < <(tr ' ' '\n' <<<"$CLOCK_POINTS" | grep .)
