@@ -40,6 +40,9 @@ MODULES=(
   "tests/servers/test_views.py::test_list_filters_by_environment_security_tag_and_search"
   tests/teams/test_invitations.py
 )
+# Query budgets and concurrency tests in those modules assert counts and races,
+# not dates: left out (they are most of the modules' time).
+SKIP="not queries and not query_count and not two_scans"
 # CLOCK_MODULES="tests/reports ..." runs those instead.
 if [ -n "${CLOCK_MODULES:-}" ]; then read -r -a MODULES <<<"$CLOCK_MODULES"; fi
 DB_BASE="${DATABASE_URL:-}"
@@ -59,7 +62,7 @@ run_point() {
   if DATABASE_URL="${db:-$DB_BASE}" PATCHPLAN_TEST_CLOCK="$clock" \
     PATCHPLAN_VAR_DIR="$OUT/$i" "$PY" -m pytest -q -p no:cacheprovider \
     "$([ "$first" = 1 ] && echo --create-db || echo --reuse-db)" \
-    "${MODULES[@]}" "${@:5}" >"$OUT/$i.log" 2>&1; then
+    -k "$SKIP" "${MODULES[@]}" "${@:5}" >"$OUT/$i.log" 2>&1; then
     echo "ok    $clock  $(tail -n 1 "$OUT/$i.log")"
   else
     echo "FAIL  $clock  $(tail -n 1 "$OUT/$i.log")"
