@@ -6,7 +6,7 @@ CELERY := $(VENV)/bin/celery
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format check clean
+.PHONY: install run test test-clock lint format check clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The clock-sensitive tests at 00:30, 06:00, 11:59, 12:01 and 23:30 Berlin on the
+# DST-change Sundays and 31 December (time-machine; see tests/clock_matrix.sh).
+test-clock: install
+	PY=$(PY) tests/clock_matrix.sh $(CLOCK_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db.models import (
     Case,
@@ -19,6 +18,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from patchplan.reports.selectors import stale_cutoff
 from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user
@@ -117,7 +117,8 @@ def servers_filtered(
     if filters.security:
         qs = qs.filter(pending_security__gt=0)
     if filters.stale_days:
-        cutoff = timezone.now() - timedelta(days=filters.stale_days)
+        # Calendar days in the team's zone, as the posture report counts them.
+        cutoff = stale_cutoff(now=timezone.now(), stale_days=filters.stale_days, tz=team.tzinfo)
         qs = qs.filter(Q(last_inventory_at__lt=cutoff) | Q(last_inventory_at__isnull=True))
     if filters.tag:
         qs = qs.filter(

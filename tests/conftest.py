@@ -5,19 +5,56 @@ Personas: `team` with `admin`, `planner`, `engineer`, `approver`, `viewer`;
 """
 
 import os
+from datetime import datetime
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from patchplan.teams.roles import Role
 
-from . import factories
+from . import db_flush, factories
 from .services import missing, redis_url, using_postgres
 
 # Browser tests drive a sync Playwright from the test thread while Django's
 # live server runs in another; Django's async guard must not refuse that.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+db_flush.install()
+
 PASSWORD = "a-long-test-password"
+
+# PATCHPLAN_TEST_CLOCK=2027-03-28T00:30+01:00 runs the whole test process at that
+# instant (tests/clock_matrix.sh runs the clock-sensitive modules at the hours and
+# days where "today" and "N days ago" go wrong: around midnight and noon in the
+# team's zone, the DST changes, the year's end).
+TEST_CLOCK = os.environ.get("PATCHPLAN_TEST_CLOCK", "")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_clock():
+    """Travel the whole process (every thread: the live server, the in-process
+    Celery worker) to PATCHPLAN_TEST_CLOCK; time keeps running from there so
+    timeouts and retries behave. The code reads the clock only through Python
+    (timezone.now(), auto_now, localdate); no query uses the database's now()."""
+    if not TEST_CLOCK:
+        yield None
+        return
+    start = datetime.fromisoformat(TEST_CLOCK)
+    if start.tzinfo is None:
+        raise pytest.UsageError("PATCHPLAN_TEST_CLOCK needs an offset, e.g. +01:00")
+    with time_machine.travel(start, tick=True):
+        yield start
+
+
+@pytest.fixture
+def frozen_now(_test_clock):
+    """The current instant (the test clock's, or the real one), frozen for the
+    test: fixture data made relative to it and the code under test see the same
+    "now", so no test straddles a midnight while it runs."""
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        yield now
 
 
 @pytest.fixture

@@ -88,6 +88,20 @@ def period(start: date, end: date, tz: ZoneInfo | None = None) -> Period:
     return Period(start, end, tz or timezone.get_current_timezone())
 
 
+def calendar_days(since: datetime, now: datetime, tz: ZoneInfo) -> int:
+    """Days from `since` to `now` as people count them: calendar dates in the
+    team's zone, so something seen yesterday evening is 1 day old this morning
+    (whole 24-hour periods would say 0 until the evening)."""
+    return (now.astimezone(tz).date() - since.astimezone(tz).date()).days
+
+
+def stale_cutoff(*, now: datetime, stale_days: int, tz: ZoneInfo) -> datetime:
+    """Inventories before this instant are more than `stale_days` calendar days
+    old in `tz`: the midnight that starts the day `stale_days` days ago."""
+    day = now.astimezone(tz).date() - timedelta(days=stale_days)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
 def _minutes(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
@@ -115,10 +129,12 @@ class AgingServer:
     pending_security: int
     since: datetime | None
     now: datetime
+    tz: ZoneInfo
 
     @property
     def age_days(self) -> int | None:
-        return None if self.since is None else (self.now - self.since).days
+        """Calendar days in the team's zone since the updates were first seen."""
+        return None if self.since is None else calendar_days(self.since, self.now, self.tz)
 
 
 @dataclass
@@ -128,12 +144,14 @@ class StaleServer:
     environment: str
     last_inventory_at: datetime | None
     now: datetime
+    tz: ZoneInfo
 
     @property
     def age_days(self) -> int | None:
+        """Calendar days in the team's zone since the last inventory."""
         if self.last_inventory_at is None:
             return None
-        return (self.now - self.last_inventory_at).days
+        return calendar_days(self.last_inventory_at, self.now, self.tz)
 
 
 @dataclass
@@ -324,11 +342,12 @@ def fleet_posture(
     # Two correlated subqueries per server with pending updates (about 60 ms for
     # 5,000): cached under the same signature as the trend.
     rows = _cached(f"reports:aging:{team.pk}:{limit}:{signature}", aging_rows)
-    aging = [AgingServer(*row, now=now) for row in rows]
-    cutoff = now - timedelta(days=stale_days)
+    tz = team.tzinfo
+    aging = [AgingServer(*row, now=now, tz=tz) for row in rows]
+    cutoff = stale_cutoff(now=now, stale_days=stale_days, tz=tz)
     stale_qs = servers.filter(Q(last_inventory_at__lt=cutoff) | Q(last_inventory_at__isnull=True))
     stale = [
-        StaleServer(*row, now=now)
+        StaleServer(*row, now=now, tz=tz)
         for row in stale_qs.order_by(
             F("last_inventory_at").asc(nulls_first=True), "hostname"
         ).values_list("pk", "hostname", "environment", "last_inventory_at")[:limit]

@@ -10,6 +10,11 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("PATCHPLAN_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+# Under pytest-xdist (`make test-fast`) each worker process gets files of its own
+# (uploads, the filesystem broker, maildirs); pytest-django gives it its own
+# database (test_<name>_gwN).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PATCHPLAN_VAR_DIR"] = os.path.join(os.environ["PATCHPLAN_VAR_DIR"], worker)
 
 from .base import *  # noqa: E402,F403
 from .base import STATIC_ROOT, STORAGES  # noqa: E402

@@ -21,6 +21,10 @@ from plans.models import PlanRole, Task, WindowServer
 from servers.choices import Environment
 from tests import factories
 
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = pytest.mark.usefixtures("frozen_now")
+
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")
 

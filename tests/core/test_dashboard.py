@@ -16,6 +16,10 @@ from plans.choices import PlanStatus, Raci, SignOffDecision
 from plans.models import AuditEvent, Comment, Milestone, PlanRole, PlanStatusChange, SignOff, Task
 from tests import factories
 
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = pytest.mark.usefixtures("frozen_now")
+
 
 @pytest.fixture
 def plan(team, planner):

@@ -24,6 +24,7 @@ from plans.services.windows import window_create
 from servers.choices import Environment
 from servers.inventory import inventory_import
 from tests import factories
+from tests.e2e.conftest import poll_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -260,12 +261,11 @@ def test_major_software_upgrade_through_every_phase(
             _row(engineer_page, host).get_by_label(f"Recorded downtime of {host} (minutes)")
         ).to_have_value(minutes)
 
-    # The planner's page refreshed by itself.
-    expect(_row(planner_page, "db-prod-1").get_by_test_id("exec-status")).to_have_text(
-        "Verified", timeout=12_000
-    )
+    # The planner's page refreshes by itself (the run board polls).
+    poll_now(planner_page, "#run-board")
+    expect(_row(planner_page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Verified")
     expect(_row(planner_page, "db-prod-2").get_by_test_id("exec-status")).to_have_text(
-        "Rolled back", timeout=12_000
+        "Rolled back"
     )
     expect(planner_page.get_by_test_id("run-events")).to_contain_text("Failed → Rolled back")
     shot(planner_page, "upgrade-05-run-mode-live")

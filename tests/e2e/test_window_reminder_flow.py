@@ -6,10 +6,11 @@ Celery worker and a real SMTP server (aiosmtpd on loopback)."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from patchplan.notifications import services
@@ -28,12 +29,23 @@ smtp = notification_fixtures.smtp
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def new_york_morning():
+    """10:00 in New York today: a window 24 h ahead starts and ends on one day
+    there, whatever the hour the suite runs at (across midnight the subject
+    rightly names both days: tests/notifications/test_delivery.py)."""
+    ny = ZoneInfo("America/New_York")
+    today = timezone.now().astimezone(ny).date()
+    with time_machine.travel(datetime.combine(today, time(10), tzinfo=ny), tick=True):
+        yield
+
+
 def _local_input(dt) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M")
 
 
 def test_planner_schedules_window_engineer_gets_reminder_then_update(
-    page, live_server, login, shot, celery_worker, smtp, team, planner, engineer
+    new_york_morning, page, live_server, login, shot, celery_worker, smtp, team, planner, engineer
 ):
     engineer.time_zone = "America/New_York"
     engineer.save()
@@ -74,7 +86,8 @@ def test_planner_schedules_window_engineer_gets_reminder_then_update(
     [reminder] = [m for m in smtp.to(engineer.email) if m["Subject"].startswith("Window in")]
     assert reminder["Subject"].startswith("Window in 24 h: openssl security patch, 1 server, ")
     local = starts.astimezone(ZoneInfo("America/New_York"))
-    assert f"{local:%H:%M}-" in reminder["Subject"] and f"{local:%Z}" in reminder["Subject"]
+    end = local + timedelta(hours=1)
+    assert f"{local:%H:%M}-{end:%H:%M} {local:%Z}" in reminder["Subject"]
     _cal, first = ics_event(reminder)
     assert str(first["uid"]) == window_uid(window.pk)
     assert "/notifications/preferences/" in parts(reminder)["html"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import os
 import socket
 import threading
 import time
@@ -103,7 +104,8 @@ def own_queue():
     """Every test here sends its tasks to a queue of its own on the test
     broker, deleted afterwards, so no other worker (a developer's, another
     test's) takes them and nothing piles up."""
-    name = f"test-notify-{uuid.uuid4().hex[:10]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"test-notify-{worker}-{uuid.uuid4().hex[:10]}"
     old = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = name
     yield name

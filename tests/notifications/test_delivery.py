@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from patchplan.notifications import events, services
 from patchplan.notifications.calendars import window_uid
+from patchplan.notifications.emails import build_message
 from patchplan.notifications.models import Kind, Notification, Status
 from patchplan.teams.models import Membership
 
@@ -30,38 +32,61 @@ def _sent(**filters):
 def test_reminder_email_arrives_with_both_parts_and_ics_in_recipient_zone(
     celery_worker, smtp, team, people
 ):
-    engineer = people["engineer"]
-    w = make_window_world(
-        team,
-        owner=people["planner"],
-        engineer=engineer,
-        starts_in=timedelta(hours=24) - timedelta(minutes=1),
-        servers=12,
-    )
-    window = w["window"]
-    services.notifications_scan()
-    wait_until(lambda: _sent().count() == 2)
+    # At 10:00 in New York a window 24 h ahead starts and ends on one day there,
+    # whatever the hour the suite runs at (a window that crosses midnight in the
+    # recipient's zone rightly gets dates: test_reminder_across_midnight_has_dates).
+    ny = _zone("America/New_York")
+    today = timezone.now().astimezone(ny).date()
+    with time_machine.travel(datetime.combine(today, time(10), tzinfo=ny), tick=True):
+        engineer = people["engineer"]
+        w = make_window_world(
+            team,
+            owner=people["planner"],
+            engineer=engineer,
+            starts_in=timedelta(hours=24) - timedelta(minutes=1),
+            servers=12,
+        )
+        window = w["window"]
+        services.notifications_scan()
+        wait_until(lambda: _sent().count() == 2)
 
-    [msg] = smtp.to(engineer.email)
-    local_start = window.starts_at.astimezone(engineer_zone := _zone("America/New_York"))
-    local_end = window.ends_at.astimezone(engineer_zone)
-    expected_span = f"{local_start:%H:%M}-{local_end:%H:%M} {local_start:%Z}"
-    assert msg["Subject"].startswith("Window in 24 h: openssl security patch, 12 servers")
-    assert expected_span in msg["Subject"]  # e.g. 09:59-10:59 EST
-    body = parts(msg)
-    assert "openssl security patch" in body["text"]
-    assert "America/New_York" in body["text"]
-    assert "/notifications/preferences/" in body["text"]
-    assert "<a href=" in body["html"] and "/notifications/preferences/" in body["html"]
-    assert body["ics_method"] == "REQUEST"
-    cal, event = ics_event(msg)
-    assert str(cal["method"]) == "REQUEST"
-    assert str(event["uid"]) == window_uid(window.pk) == f"window-{window.pk}@127.0.0.1"
-    assert int(event["sequence"]) == 0
-    assert event.decoded("dtstart") == window.starts_at.astimezone(UTC).replace(microsecond=0)
-    # The planner got theirs in the team's zone (Europe/Berlin): one email each.
-    assert len(smtp.to(people["planner"].email)) == 1
-    assert len(smtp.messages) == 2
+        [msg] = smtp.to(engineer.email)
+        local_start = window.starts_at.astimezone(engineer_zone := _zone("America/New_York"))
+        local_end = window.ends_at.astimezone(engineer_zone)
+        expected_span = f"{local_start:%H:%M}-{local_end:%H:%M} {local_start:%Z}"
+        assert msg["Subject"].startswith("Window in 24 h: openssl security patch, 12 servers")
+        assert expected_span in msg["Subject"]  # e.g. 09:59-10:59 EST
+        body = parts(msg)
+        assert "openssl security patch" in body["text"]
+        assert "America/New_York" in body["text"]
+        assert "/notifications/preferences/" in body["text"]
+        assert "<a href=" in body["html"] and "/notifications/preferences/" in body["html"]
+        assert body["ics_method"] == "REQUEST"
+        cal, event = ics_event(msg)
+        assert str(cal["method"]) == "REQUEST"
+        assert str(event["uid"]) == window_uid(window.pk) == f"window-{window.pk}@127.0.0.1"
+        assert int(event["sequence"]) == 0
+        assert event.decoded("dtstart") == window.starts_at.astimezone(UTC).replace(microsecond=0)
+        # The planner got theirs in the team's zone (Europe/Berlin): one email each.
+        assert len(smtp.to(people["planner"].email)) == 1
+        assert len(smtp.messages) == 2
+
+
+def test_reminder_across_midnight_has_dates(db, team, people):
+    """A window that crosses midnight in the recipient's zone names both days."""
+    ny = _zone("America/New_York")
+    today = timezone.now().astimezone(ny).date()
+    with time_machine.travel(datetime.combine(today, time(23, 30), tzinfo=ny), tick=False):
+        engineer = people["engineer"]
+        window = make_window_world(
+            team, owner=people["planner"], engineer=engineer, starts_in=timedelta(hours=24)
+        )["window"]
+        services.notifications_scan()
+        n = Notification.objects.get(kind=Kind.WINDOW_REMINDER, recipient=engineer)
+        subject = build_message(n).subject
+    start, end = window.starts_at.astimezone(ny), window.ends_at.astimezone(ny)
+    assert (start.hour, start.minute, end.hour, end.minute) == (23, 30, 0, 30)
+    assert f"{start:%a %d %b} 23:30 - {end:%a %d %b} 00:30 {end:%Z}" in subject
 
 
 def _zone(name):

@@ -5,7 +5,6 @@ own) killed and restarted under a running worker. The SMTP server is real
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -91,7 +90,13 @@ def test_broker_restarted_mid_run_worker_recovers_and_sweep_completes(
         run_scan(env)
         smtp.wait_for(5, timeout=60)
         broker.stop()  # every queued message is gone with it (no persistence)
-        time.sleep(2)
+        # The worker has seen the outage (or died of it, handled below) before
+        # we count: the outage happened mid-run.
+        wait_until(
+            lambda: "Connection to broker lost" in worker.output() or not worker.alive(),
+            timeout=60,
+            explain=_explain(worker, smtp),
+        )
         assert len(smtp.messages) < len(expected)
         broker.start()
         # The worker reconnects by itself (Celery's broker_connection_retry).

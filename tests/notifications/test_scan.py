@@ -18,7 +18,9 @@ from tests import factories
 
 from .helpers import make_window_world
 
-pytestmark = pytest.mark.django_db
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def _reminders(**filters):

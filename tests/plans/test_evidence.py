@@ -14,7 +14,9 @@ from tests import factories
 
 from .run_helpers import make_plan, make_servers
 
-pytestmark = pytest.mark.django_db
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ from tests import factories
 
 from .run_helpers import DPKG_AFTER, DPKG_BEFORE, make_plan, make_servers, make_window
 
-pytestmark = pytest.mark.django_db
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 @pytest.fixture(autouse=True)
@@ -243,7 +245,7 @@ def test_a_refused_click_shows_the_reason_at_the_row(client_for, team, window, s
 
 def test_the_board_polls_itself(client_for, window, viewer):
     response = client_for(viewer).get(run_url(window, "board/"))
-    assert b'hx-trigger="every 4s"' in response.content
+    assert b'hx-trigger="every 4s, refresh"' in response.content
 
 
 def test_actual_times_form_refuses_end_before_start(client_for, window, engineer):

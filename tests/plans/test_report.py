@@ -13,7 +13,9 @@ from plans.services.signoff import signoff_give
 
 from .run_helpers import make_plan, make_servers, make_window, milestone
 
-pytestmark = pytest.mark.django_db
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from plans.models import ChecklistItem, Task
 from plans.services import tasks as services
 from tests import factories
 
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = pytest.mark.usefixtures("frozen_now")
+
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -12,6 +13,10 @@ from patchplan.core.selectors import milestones_awaiting_my_signoff, recent_acti
 from patchplan.reports import charts, selectors
 from patchplan.teams.models import Team
 from plans.models import Plan, SignOff
+
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
+# data placed relative to it and the code under test see the same instant.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def test_demo_history_fills_every_chart(db):

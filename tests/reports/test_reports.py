@@ -4,6 +4,8 @@ CSV exports, the date filter, access, and query budgets at two sizes.
 The fixture (team zone Europe/Berlin, the viewer's zone too), `today` = D:
 - web-1 production/critical: update listings D-40 (0 security), D-30 (2), D-10 (3);
   3 pending now, inventory 1 day old -> waiting since D-30, 30 days.
+  (Listings and inventories are at 12:00 Berlin on their day; ages are calendar
+  days in the team's zone, so they hold at any hour of D.)
 - db-1 production/high: listing D-20 (1); 1 pending, inventory 20 days old (stale).
 - stg-1 staging/medium: listings D-50 (4), D-5 (0); clean, inventory 2 days old.
 - dev-1 development/low: never inventoried (stale).
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,12 +51,16 @@ def at(days_ago: int, hour: int = 12, minute: int = 0) -> datetime:
 
 
 def snapshot(server, days_ago: int, security: int) -> InventorySnapshot:
+    return snapshot_at(server, at(days_ago), security)
+
+
+def snapshot_at(server, taken_at: datetime, security: int) -> InventorySnapshot:
     return InventorySnapshot.objects.create(
         server=server,
-        taken_at=at(days_ago),
+        taken_at=taken_at,
         format="apt-upgradable",
         source="upload",
-        content_hash=f"{server.pk}-{days_ago}",
+        content_hash=f"{server.pk}-{taken_at.isoformat()}",
         data="",
         security_count=security,
         pending_count=security,
@@ -68,9 +75,7 @@ def server(team, hostname, env, crit, *, pending: int, inventory_days: int | Non
         criticality=crit,
         pending_security=pending,
         pending_updates=pending,
-        last_inventory_at=None
-        if inventory_days is None
-        else timezone.now() - timedelta(days=inventory_days),
+        last_inventory_at=None if inventory_days is None else at(inventory_days),
     )
 
 
@@ -153,6 +158,32 @@ def test_stale_threshold_is_a_parameter(client_for, admin, fleet):
     assert 'data-testid="stale-total">1<' in body
     body = client_for(admin).get(reverse("report_posture") + "?stale_days=7").content.decode()
     assert 'data-testid="stale-total">2<' in body
+
+
+@pytest.mark.parametrize(
+    ("now", "since", "days"),
+    [
+        # Seen yesterday evening: 1 day this morning, though only 2 hours passed.
+        ("2027-01-05T00:30+01:00", "2027-01-04T22:30+01:00", 1),
+        # Seen this morning: 0 days this evening, though 12 hours passed.
+        ("2027-01-05T23:30+01:00", "2027-01-05T11:30+01:00", 0),
+        # Across the spring DST change (a 23-hour day) and the year's end.
+        ("2027-03-29T00:30+02:00", "2027-03-27T23:30+01:00", 2),
+        ("2027-01-01T00:30+01:00", "2026-12-31T23:30+01:00", 1),
+    ],
+)
+def test_age_counts_calendar_days_in_the_team_zone(team, now, since, days):
+    now, since = datetime.fromisoformat(now), datetime.fromisoformat(since)
+    server = factories.ServerFactory(team=team, pending_security=1, last_inventory_at=since)
+    snapshot_at(server, since, security=1)
+    with time_machine.travel(now, tick=False):
+        p = selectors.period(now.date() - timedelta(days=7), now.date(), BERLIN)
+        data = selectors.fleet_posture(team=team, p=p, stale_days=days)
+    assert [s.age_days for s in data.aging] == [days]
+    # Stale means older than `stale_days` calendar days: not yet at exactly that age.
+    assert data.stale == []
+    data = selectors.fleet_posture(team=team, p=p, now=now, stale_days=max(days - 1, 0))
+    assert [s.age_days for s in data.stale] == ([days] if days else [])
 
 
 def test_posture_page_shows_chart_table_and_csv(client_for, admin, fleet):

@@ -15,6 +15,7 @@ from servers.models import InventorySnapshot, InventoryToken, Server
 from servers.services import token_create, token_revoke
 from servers.views import push_commands
 from tests import factories
+from tests.services import missing
 
 from .helpers import QUERY, SAMPLES, UPGRADABLE, sample
 
@@ -159,7 +160,7 @@ def test_the_one_liner_shown_on_the_server_page_works(live_server, team, token, 
     """The page's own command, run by bash with curl, the listing piped in."""
     curl = shutil.which("curl")
     if curl is None:
-        pytest.skip("needs curl")
+        missing("needs curl (apt-get install curl)")
     settings.SITE_URL = live_server.url
     server = factories.ServerFactory(team=team, hostname="web-01")
     command = push_commands(server)["packages"]

@@ -1,7 +1,6 @@
 """The demo data gives the servers real inventory with history."""
 
 import io
-import time
 
 import pytest
 from django.core.management import call_command
@@ -13,9 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_gives_servers_history_and_pending_security_updates():
-    start = time.perf_counter()
+    # How long seeding takes is a benchmark figure (docs), not something to assert.
     call_command("seed_demo", stdout=io.StringIO())
-    elapsed = time.perf_counter() - start
     servers = Server.objects.filter(team__slug="demo")
     assert servers.count() == 30
     assert all(s.package_count == 832 and s.last_inventory_at for s in servers)
@@ -33,4 +31,3 @@ def test_seed_demo_gives_servers_history_and_pending_security_updates():
     # The current table matches the newest snapshot.
     openssl = ServerPackage.objects.get(server=server, name="openssl")
     assert openssl.version in snaps[0].data
-    assert elapsed < 20
