@@ -155,7 +155,11 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
 # Login throttling (django-axes): ten failures for one username, or from one
 # address, lock that username or address for the cool-off time. Axes counts
 # usernames whether or not the account exists, so an unknown user gets the
-# same answer as a known one.
+# same answer as a known one. A successful login forgives only that
+# account's own failures from that address (see the handler: axes' own reset
+# deleted every failure from the address, which let anyone with an account
+# reset the count against someone else's username).
+AXES_HANDLER = "patchplan.accounts.axes_handler.OwnAttemptsResetHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
