@@ -173,6 +173,17 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
 
+# Inventory API limits (django-ratelimit, counted in CACHES["default"], which
+# must be the shared Redis cache in production). A host on a 5-minute cron
+# pushes 12 times an hour; 600/h lets 50 such hosts share one token, or sit
+# behind one NAT address, and still stops a leaked token or a runaway script
+# from parsing 5 MB listings back to back. The address limit applies before
+# the token is checked, so it also bounds guessing.
+API_RATE_PER_TOKEN = env.str("API_RATE_PER_TOKEN", default="600/h")
+API_RATE_PER_ADDRESS = env.str("API_RATE_PER_ADDRESS", default="600/h")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "patchplan.core.ratelimits.client_ip"
+
 # A working day: long enough not to interrupt a maintenance window, short
 # enough that a forgotten browser on a shared console does not stay signed in.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
