@@ -166,7 +166,7 @@ def test_calendar_feed_answers_with_a_bad_name_and_title(client, team, planner, 
     User.objects.filter(pk=engineer.pk).update(last_name=HEADER_INJECTION)
     MaintenanceWindow.objects.filter(pk=world["window"].pk).update(title="Night\r\nwork")
     Plan.objects.filter(pk=world["plan"].pk).update(title="Kernel\nupdate")
-    token = notifications.calendar_token_reset(user=engineer).calendar_token
+    token = notifications.calendar_token_reset(user=engineer)
     response = client.get(reverse("notification_feed_user", kwargs={"token": token}))
     assert response.status_code == 200
     cal = Calendar.from_ical(response.content)
