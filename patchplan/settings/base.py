@@ -332,5 +332,9 @@ LOGGING = {
 
 PATCHPLAN_ROLES_HELP = _("Roles: admin, planner, engineer, approver, viewer.")
 
-# The admin (superusers only) at a path that operators may move.
-ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+# The admin (superusers only) at a path that operators may move (.env.example
+# moves it: /admin/ is the first path scanners and password-guessing bots try).
+# Normalised to "path/" so that "/ops", "ops" and "ops/" all work.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+if ADMIN_URL == "/":
+    raise ImproperlyConfigured("ADMIN_URL must name a path, e.g. site-admin/.")
