@@ -176,7 +176,9 @@ def test_calendar_feed_answers_with_a_bad_name_and_title(client, team, planner, 
     assert str(event["description"]).startswith("Kernel update: 3 server(s).")
 
 
-def test_plan_report_and_markdown_answer_with_bad_titles(client_for, team, planner, engineer):
+def test_plan_report_and_markdown_answer_with_bad_titles(
+    client_for, team, planner, engineer, frozen
+):
     world = make_window_world(team, owner=planner, engineer=engineer)
     Plan.objects.filter(pk=world["plan"].pk).update(title="Kernel\r\nupdate\x07")
     MaintenanceWindow.objects.filter(pk=world["window"].pk).update(title="Night\r\nwork")
