@@ -25,6 +25,7 @@ import yaml
 from django.db import transaction
 from django.utils import timezone
 
+from patchplan.core.text import CONTROL_CHARACTERS
 from patchplan.teams.models import Membership, Team
 from plans.choices import PlanKind, Raci, Risk, TaskStatus
 from plans.models import (
@@ -207,7 +208,9 @@ def _unknown_keys(c: _Collector, d: dict, known: Iterable[str], what: str) -> No
             c.add(_key_line(d, key), f"unknown key {key!r} in {what} (known: {', '.join(known)})")
 
 
-def _str(c: _Collector, d: dict, key: str, *, line: int | None, max_len: int = 0) -> str:
+def _str(
+    c: _Collector, d: dict, key: str, *, line: int | None, max_len: int = 0, one_line=False
+) -> str:
     value = d.get(key)
     if value is None:
         return ""
@@ -215,8 +218,20 @@ def _str(c: _Collector, d: dict, key: str, *, line: int | None, max_len: int = 0
         c.add(line, f"{key} must be text")
         return ""
     value = str(value)
+    if one_line:
+        value = _one_line(c, value, key, line=line)
     if max_len and len(value) > max_len:
         c.add(line, f"{key} is longer than {max_len} characters")
+    return value
+
+
+def _one_line(c: _Collector, value: str, what: str, *, line: int | None) -> str:
+    """Names and titles are refused with control characters, as in the forms
+    (patchplan.core.text): they end up in email subjects and calendars. The
+    ends are stripped first, so a YAML block scalar's final newline passes."""
+    value = value.strip()
+    if CONTROL_CHARACTERS.search(value):
+        c.add(line, f"{what} must be one line of text (no line breaks, tabs or control characters)")
     return value
 
 
@@ -281,7 +296,7 @@ def _parse_milestones(c: _Collector, data: dict, member) -> list[dict]:
         if isinstance(entry, dict) and "name" not in entry and len(entry) == 1:
             name, when = next(iter(entry.items()))
             ms = {
-                "name": str(name),
+                "name": _one_line(c, str(name), "name", line=line),
                 "starts": None,
                 "due": _date(c, when, line=line, what=str(name)),
                 "roles": [],
@@ -307,7 +322,7 @@ def _parse_milestones(c: _Collector, data: dict, member) -> list[dict]:
                 count = 1
             roles = [str(r) for r in _list(c, signoffs, "roles", "roles")]
             ms = {
-                "name": _str(c, entry, "name", line=line, max_len=100),
+                "name": _str(c, entry, "name", line=line, max_len=100, one_line=True),
                 "starts": _date(c, entry.get("starts"), line=_key_line(entry, "starts"),
                                 what="starts"),
                 "due": _date(c, entry.get("due"), line=_key_line(entry, "due"), what="due"),
@@ -370,7 +385,9 @@ def plan_from_data(
             c.add(line, f"{what}: {value!r} is not a member of team {team.slug}")
         return user
 
-    plan_title = title or _str(c, data, "title", line=_key_line(data, "title"), max_len=200)
+    plan_title = title or _str(
+        c, data, "title", line=_key_line(data, "title"), max_len=200, one_line=True
+    )
     if not plan_title.strip():
         c.add(
             getattr(data, "line", None),
@@ -468,7 +485,7 @@ def plan_from_data(
             win_servers.append((server, downtime))
         windows.append(
             {
-                "title": _str(c, entry, "title", line=line, max_len=200),
+                "title": _str(c, entry, "title", line=line, max_len=200, one_line=True),
                 "milestone": milestone_ref(entry.get("milestone"), _key_line(entry, "milestone")),
                 "starts": starts,
                 "ends": ends,
@@ -485,7 +502,7 @@ def plan_from_data(
             c.add(line, "a task must be a mapping (title, assignee, due...)")
             continue
         _unknown_keys(c, entry, TASK_KEYS, "a task")
-        task_title = _str(c, entry, "title", line=line, max_len=200)
+        task_title = _str(c, entry, "title", line=line, max_len=200, one_line=True)
         if not task_title.strip():
             c.add(line, "a task needs a title")
         checklist = []
@@ -493,11 +510,14 @@ def plan_from_data(
         for j, item in enumerate(check_list):
             item_line = _item_line(check_list, j)
             if isinstance(item, str):
-                checklist.append((item, False))
+                checklist.append((_one_line(c, item, "a checklist line", line=item_line), False))
             elif isinstance(item, dict):
                 _unknown_keys(c, item, CHECK_KEYS, "a checklist line")
                 checklist.append(
-                    (_str(c, item, "text", line=item_line, max_len=300), bool(item.get("done")))
+                    (
+                        _str(c, item, "text", line=item_line, max_len=300, one_line=True),
+                        bool(item.get("done")),
+                    )
                 )
             else:
                 c.add(item_line, "a checklist line is text or {text, done}")

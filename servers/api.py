@@ -8,7 +8,9 @@ server's counts, 400 with the first bad line, 401 without a valid token, 403
 when the token's maker may no longer import, 404 for an unknown server the
 token may not create, 411 for a chunked body without Content-Length, 413 when
 the body is over the limit (checked from Content-Length before the body is
-read). Token use and refusals go to the security log.
+read). Token use and refusals go to the security log. Past API_RATE_PER_ADDRESS
+(counted before the token is checked) or API_RATE_PER_TOKEN the answer is 429
+with Retry-After (patchplan.core.ratelimits).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.decorators import ratelimit
 
+from patchplan.core.ratelimits import Limit, retry_after, setting_rate
 from patchplan.core.security_log import log_security_event
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 
 from . import selectors, services
 from .choices import SnapshotSource
+from .models import hash_token
 from .parsers import DEFAULT_MAX_BYTES, SUPPORTED_FORMATS
 
 
@@ -40,18 +45,42 @@ def _maker_may_import(token) -> bool:
     return role is not None and role_allows(role, Action.IMPORT_INVENTORY)
 
 
+def _bearer(request: HttpRequest) -> str:
+    scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+    return raw.strip() if scheme.lower() == "bearer" else ""
+
+
+def _token_key(group: str, request: HttpRequest) -> str:
+    # Hashed as the token is stored: the secret itself never names a cache key.
+    raw = _bearer(request)
+    return hash_token(raw) if raw else "no-token"
+
+
+LIMITS = (
+    Limit("api-inventory-address", "ip", setting_rate("API_RATE_PER_ADDRESS")),
+    Limit("api-inventory-token", _token_key, setting_rate("API_RATE_PER_TOKEN")),
+)
+
+
 @csrf_exempt
+@ratelimit(group=LIMITS[0].group, key=LIMITS[0].key, rate=LIMITS[0].rate, block=False)
+@ratelimit(group=LIMITS[1].group, key=LIMITS[1].key, rate=LIMITS[1].rate, block=False)
 def inventory_push(request: HttpRequest, hostname: str) -> JsonResponse:
+    if request.limited:
+        wait = retry_after(request, LIMITS)
+        log_security_event("rate_limited", request=request, username="-", retry_after=wait)
+        response = _error(429, f"too many requests; retry in {wait} s", retry_after=wait)
+        response["Retry-After"] = str(wait)
+        return response
     if request.method != "POST":
         response = _error(405, "use POST with the listing as the body")
         response["Allow"] = "POST"
         return response
-    auth = request.headers.get("Authorization", "")
-    scheme, _sep, raw = auth.partition(" ")
-    if scheme.lower() != "bearer" or not raw.strip():
+    raw = _bearer(request)
+    if not raw:
         log_security_event("token_refused", request=request, username="-", reason="missing")
         return _error(401, "missing bearer token (Authorization: Bearer <token>)")
-    token = services.token_authenticate(raw.strip())
+    token = services.token_authenticate(raw)
     if token is None:
         # Nothing of the presented value is logged: it may be a real secret mistyped.
         log_security_event("token_refused", request=request, username="-", reason="invalid")

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from patchplan.core.text import CONTROL_CHARACTERS
 from patchplan.teams.models import Team
 
 from .choices import Criticality, Environment
@@ -127,7 +128,11 @@ def servers_csv_check(*, team: Team, data: bytes | str) -> list[CsvRow]:
                     % {"v": crit[:40], "all": ", ".join(Criticality.values)}
                 )
         if raw.get("os"):
-            row.values["os_name"], row.values["os_version"] = _split_os(raw["os"])
+            if CONTROL_CHARACTERS.search(raw["os"]):
+                # A quoted CSV cell may hold a line break; the OS is one line.
+                row.errors.append(_("the OS must be one line of text"))
+            else:
+                row.values["os_name"], row.values["os_version"] = _split_os(raw["os"])
         owner = raw.get("owner", "").lower()
         if owner:
             if owner in members:

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
+
 from .choices import Criticality, Environment
 from .parsers import DEFAULT_MAX_BYTES, SUPPORTED_FORMATS
 
@@ -14,7 +16,7 @@ FORMAT_CHOICES = [("", _("Detect automatically"))] + [
 ]
 
 
-class ServerForm(forms.Form):
+class ServerForm(SingleLineFieldsMixin, forms.Form):
     hostname = forms.CharField(label=_("Hostname"), max_length=253)
     fqdn = forms.CharField(label=_("FQDN"), max_length=253, required=False)
     ip_address = forms.GenericIPAddressField(label=_("IP address"), required=False)
@@ -75,7 +77,7 @@ class InventoryForm(forms.Form):
         return data
 
 
-class BulkForm(forms.Form):
+class BulkForm(SingleLineFieldsMixin, forms.Form):
     action = forms.ChoiceField(choices=[("tag", _("Tag")), ("plan", _("Add to plan"))])
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
     tags = forms.CharField(required=False, max_length=500)
@@ -114,7 +116,7 @@ class CsvImportForm(forms.Form):
         return data
 
 
-class TokenForm(forms.Form):
+class TokenForm(SingleLineFieldsMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     can_create_servers = forms.BooleanField(
         label=_("May create servers it does not know yet"), required=False

@@ -2,10 +2,12 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
+
 from .models import User, time_zone_choices
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(SingleLineFieldsMixin, forms.ModelForm):
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
         choices=[("", _("Team's time zone"))],
@@ -29,7 +31,7 @@ class ProfileForm(forms.ModelForm):
         return email
 
 
-class SignUpForm(UserCreationForm):
+class SignUpForm(SingleLineFieldsMixin, UserCreationForm):
     """Account creation for someone accepting an invitation (email is fixed)."""
 
     class Meta:

@@ -545,24 +545,20 @@ def list_items(data: CalendarData, *, tz: ZoneInfo) -> list[tuple[date, list[Cal
 
 
 def feed_links(*, user, team: Team) -> dict:
-    """The viewer's personal feed path and the team's, if the notifications app
-    made them (reading only: a GET never creates a token). 2 queries."""
+    """Where to get calendar feeds, and whether the viewer and the team have
+    one. Feed URLs are shown once when made (only their hash is stored), so
+    this page links to the preferences, never to a feed. 2 queries."""
     try:
         from patchplan.notifications.models import NotificationPreference, TeamCalendarFeed
     except ImportError:  # pragma: no cover - the notifications app is optional here
         return {}
-    links = {"preferences": reverse("notification_preferences")}
-    token = (
-        NotificationPreference.objects.filter(user=user)
-        .values_list("calendar_token", flat=True)
-        .first()
-    )
-    if token:
-        links["mine"] = reverse("notification_feed_user", kwargs={"token": token})
-    team_token = TeamCalendarFeed.objects.filter(team=team).values_list("token", flat=True).first()
-    if team_token:
-        links["team"] = reverse("notification_feed_team", kwargs={"token": team_token})
-    return links
+    return {
+        "preferences": reverse("notification_preferences"),
+        "mine": NotificationPreference.objects.filter(
+            user=user, calendar_token_hash__isnull=False
+        ).exists(),
+        "team": TeamCalendarFeed.objects.filter(team=team).exists(),
+    }
 
 
 def calendar_page(*, user, team: Team, params, today: date, tz: ZoneInfo) -> dict:

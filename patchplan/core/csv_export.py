@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from django.http import HttpResponse
 
+from .text import CONTROL_CHARACTERS
+
 # A cell starting with one of these is run as a formula by spreadsheets
 # (CSV injection); a leading apostrophe makes it text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -22,7 +24,8 @@ def csv_cell(value):
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
     """An attachment named `filename` with the header row and then `rows`."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "")
+    # No control character (CR, LF, NUL...) may reach the header.
+    safe_name = CONTROL_CHARACTERS.sub("", filename).replace('"', "")
     response["Content-Disposition"] = f'attachment; filename="{safe_name}"'
     writer = csv.writer(response)
     writer.writerow(header)

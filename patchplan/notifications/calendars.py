@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from patchplan.core.text import single_line
 from plans.models import MaintenanceWindow
 
 PRODID = "-//PatchPlan//Maintenance windows//EN"
@@ -90,6 +91,9 @@ class WindowFacts:
         return settings.SITE_URL + path
 
 
+# Every text property goes through single_line(): icalendar refuses a content
+# line with a raw line break, and a title stored before titles were checked
+# must not turn a feed or an invitation into a 500.
 def _event(facts: WindowFacts, *, attendee: str | None = None, cancelled: bool = False) -> Event:
     event = Event()
     event.add("uid", window_uid(facts.id))
@@ -98,10 +102,10 @@ def _event(facts: WindowFacts, *, attendee: str | None = None, cancelled: bool =
     # UTC times: every calendar app converts them to the reader's zone.
     event.add("dtstart", facts.starts_at.astimezone(UTC))
     event.add("dtend", facts.ends_at.astimezone(UTC))
-    event.add("summary", f"Maintenance: {facts.title}")
+    event.add("summary", single_line(f"Maintenance: {facts.title}"))
     event.add(
         "description",
-        f"{facts.plan_title}: {facts.server_count} server(s). {facts.url}",
+        single_line(f"{facts.plan_title}: {facts.server_count} server(s). {facts.url}"),
     )
     event.add("url", facts.url)
     event.add("status", "CANCELLED" if cancelled or facts.cancelled else "CONFIRMED")
@@ -126,7 +130,7 @@ def _calendar(method: str | None = None, name: str | None = None) -> Calendar:
     if method:
         cal.add("method", method)
     if name:
-        cal.add("x-wr-calname", name)
+        cal.add("x-wr-calname", single_line(name))
     return cal
 
 

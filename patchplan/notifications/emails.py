@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from patchplan.core.text import single_line
 from plans.choices import TaskStatus
 from plans.models import Comment, MaintenanceWindow, Milestone, Plan, Task
 
@@ -167,7 +168,7 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
                 else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
             )
             context["day"] = f"{start_local:%a %d %b %Y}"
-        subject = " ".join(render_to_string(f"emails/{n.kind}-subject.txt", context).split())
+        subject = single_line(render_to_string(f"emails/{n.kind}-subject.txt", context))
         text = render_to_string(f"emails/{n.kind}-body.txt", context)
         html = render_to_string(f"emails/{n.kind}-body.html", context)
     message = EmailMultiAlternatives(

@@ -1,10 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
+
 from .models import Group
 
 
-class PreferenceForm(forms.Form):
+class PreferenceForm(SingleLineFieldsMixin, forms.Form):
     """Reminder lead times as text ("24h, 1h, 30m"), email kinds, digest."""
 
     lead_times = forms.CharField(

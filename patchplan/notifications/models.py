@@ -149,6 +149,7 @@ class Notification(models.Model):
 
 
 def new_token() -> str:
+    """A feed token: shown once in its URL, stored only as its hash."""
     return secrets.token_urlsafe(24)
 
 
@@ -170,7 +171,10 @@ class NotificationPreference(models.Model):
             "Window changes and cancellations still come at once, so calendars stay right."
         ),
     )
-    calendar_token = models.CharField(max_length=64, unique=True, default=new_token)
+    # The feed URL's token is a secret like an inventory token and is kept the
+    # same way: only its sha256 (servers.models.hash_token), so a copy of the
+    # database does not hand out every feed. Empty until the person makes one.
+    calendar_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user_id}"
@@ -187,7 +191,7 @@ class TeamCalendarFeed(models.Model):
     """The private token of a team's calendar feed; replacing it revokes the old URL."""
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="calendar_feed")
-    token = models.CharField(max_length=64, unique=True, default=new_token)
+    token_hash = models.CharField(max_length=64, unique=True)  # sha256, as above
     created_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -38,6 +38,7 @@ from patchplan.accounts.models import User
 from patchplan.teams.models import Membership, Team
 from plans.choices import PlanStatus, TaskStatus
 from plans.models import MaintenanceWindow, Milestone, Task
+from servers.models import hash_token
 
 from . import selectors
 from .models import (
@@ -807,22 +808,19 @@ def preference_update(
 
 
 @transaction.atomic
-def calendar_token_reset(*, user: User) -> NotificationPreference:
-    """A new private feed URL; the old one stops working at once."""
+def calendar_token_reset(*, user: User) -> str:
+    """A new private feed URL; the old one stops working at once. Returns the
+    raw token, to be shown once: only its hash is stored."""
     pref = preference_for(user)
-    pref.calendar_token = new_token()
-    pref.save(update_fields=["calendar_token"])
-    return pref
-
-
-def team_feed_for(team: Team) -> TeamCalendarFeed:
-    feed, _created = TeamCalendarFeed.objects.get_or_create(team=team)
-    return feed
+    raw = new_token()
+    pref.calendar_token_hash = hash_token(raw)
+    pref.save(update_fields=["calendar_token_hash"])
+    return raw
 
 
 @transaction.atomic
-def team_feed_reset(*, team: Team) -> TeamCalendarFeed:
-    feed = team_feed_for(team)
-    feed.token = new_token()
-    feed.save(update_fields=["token", "created_at"])
-    return feed
+def team_feed_reset(*, team: Team) -> str:
+    """A new team feed URL (the old one stops working); the raw token, shown once."""
+    raw = new_token()
+    TeamCalendarFeed.objects.update_or_create(team=team, defaults={"token_hash": hash_token(raw)})
+    return raw

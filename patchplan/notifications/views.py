@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from patchplan.accounts.models import User
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
+from servers.models import hash_token
 
 from . import selectors, services
 from .calendars import feed_ics
@@ -70,29 +71,31 @@ def notification_mark_read(request: HttpRequest) -> HttpResponse:
     return redirect("notification_list")
 
 
+# A new feed URL is shown on the next page only (Post/Redirect/Get): the
+# session, kept on the server, carries it there once.
+_NEW_FEED_URLS = "notifications_new_feed_urls"
+
+
 def _preferences_context(request: HttpRequest, pref: NotificationPreference, form) -> dict:
     team = request.team
-    team_feed = None
-    if team is not None:
-        team_feed = TeamCalendarFeed.objects.filter(team=team).first()
+    new_urls = request.session.pop(_NEW_FEED_URLS, {})
     return {
         "form": form,
         "pref": pref,
-        # An unsaved default has no address yet: a POST makes one (nothing changes on GET).
-        "feed_url": request.build_absolute_uri(
-            reverse("notification_feed_user", kwargs={"token": pref.calendar_token})
-        )
-        if pref.pk
-        else None,
+        "has_feed": bool(pref.calendar_token_hash),
+        "feed_url": new_urls.get("mine"),
         "team": team,
-        "team_feed_url": request.build_absolute_uri(
-            reverse("notification_feed_team", kwargs={"token": team_feed.token})
-        )
-        if team_feed
-        else None,
+        "has_team_feed": team is not None and TeamCalendarFeed.objects.filter(team=team).exists(),
+        "team_feed_url": new_urls.get("team") if team is not None else None,
         "can_manage_team": team is not None
         and user_can(user=request.user, team_id=team.pk, action=Action.MANAGE_TEAM),
     }
+
+
+def _show_once(request: HttpRequest, which: str, url_name: str, raw: str) -> None:
+    urls = request.session.get(_NEW_FEED_URLS, {})
+    urls[which] = request.build_absolute_uri(reverse(url_name, kwargs={"token": raw}))
+    request.session[_NEW_FEED_URLS] = urls
 
 
 @login_required
@@ -132,7 +135,8 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def calendar_token_reset(request: HttpRequest) -> HttpResponse:
-    services.calendar_token_reset(user=request.user)
+    raw = services.calendar_token_reset(user=request.user)
+    _show_once(request, "mine", "notification_feed_user", raw)
     messages.success(request, _("New calendar address made; the old one no longer works."))
     return redirect("notification_preferences")
 
@@ -141,7 +145,8 @@ def calendar_token_reset(request: HttpRequest) -> HttpResponse:
 @require_POST
 def team_feed_reset(request: HttpRequest) -> HttpResponse:
     team = _current_team(request, Action.MANAGE_TEAM)
-    services.team_feed_reset(team=team)
+    raw = services.team_feed_reset(team=team)
+    _show_once(request, "team", "notification_feed_team", raw)
     messages.success(request, _("New team calendar address made; the old one no longer works."))
     return redirect("notification_preferences")
 
@@ -191,7 +196,7 @@ def feed_user(request: HttpRequest, token: str) -> HttpResponse:
     apps cannot sign in). An unknown or replaced token is a 404."""
     pref = (
         NotificationPreference.objects.select_related("user")
-        .filter(calendar_token=token, user__is_active=True)
+        .filter(calendar_token_hash=hash_token(token), user__is_active=True)
         .first()
     )
     if pref is None:
@@ -203,7 +208,9 @@ def feed_user(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def feed_team(request: HttpRequest, token: str) -> HttpResponse:
-    feed = TeamCalendarFeed.objects.select_related("team").filter(token=token).first()
+    feed = (
+        TeamCalendarFeed.objects.select_related("team").filter(token_hash=hash_token(token)).first()
+    )
     if feed is None:
         raise Http404("No such calendar.")
     windows = selectors.feed_windows_for_team(team=feed.team)

@@ -155,7 +155,11 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
 # Login throttling (django-axes): ten failures for one username, or from one
 # address, lock that username or address for the cool-off time. Axes counts
 # usernames whether or not the account exists, so an unknown user gets the
-# same answer as a known one.
+# same answer as a known one. A successful login forgives only that
+# account's own failures from that address (see the handler: axes' own reset
+# deleted every failure from the address, which let anyone with an account
+# reset the count against someone else's username).
+AXES_HANDLER = "patchplan.accounts.axes_handler.OwnAttemptsResetHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -168,6 +172,17 @@ AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
+
+# Inventory API limits (django-ratelimit, counted in CACHES["default"], which
+# must be the shared Redis cache in production). A host on a 5-minute cron
+# pushes 12 times an hour; 600/h lets 50 such hosts share one token, or sit
+# behind one NAT address, and still stops a leaked token or a runaway script
+# from parsing 5 MB listings back to back. The address limit applies before
+# the token is checked, so it also bounds guessing.
+API_RATE_PER_TOKEN = env.str("API_RATE_PER_TOKEN", default="600/h")
+API_RATE_PER_ADDRESS = env.str("API_RATE_PER_ADDRESS", default="600/h")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "patchplan.core.ratelimits.client_ip"
 
 # A working day: long enough not to interrupt a maintenance window, short
 # enough that a forgotten browser on a shared console does not stay signed in.
@@ -317,5 +332,9 @@ LOGGING = {
 
 PATCHPLAN_ROLES_HELP = _("Roles: admin, planner, engineer, approver, viewer.")
 
-# The admin (superusers only) at a path that operators may move.
-ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+# The admin (superusers only) at a path that operators may move (.env.example
+# moves it: /admin/ is the first path scanners and password-guessing bots try).
+# Normalised to "path/" so that "/ops", "ops" and "ops/" all work.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+if ADMIN_URL == "/":
+    raise ImproperlyConfigured("ADMIN_URL must name a path, e.g. site-admin/.")

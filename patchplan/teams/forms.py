@@ -2,12 +2,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.accounts.models import time_zone_choices
+from patchplan.core.forms import SingleLineFieldsMixin
 
 from .models import FreezePeriod, OffPeakPeriod, Team
 from .roles import Role
 
 
-class TeamSettingsForm(forms.ModelForm):
+class TeamSettingsForm(SingleLineFieldsMixin, forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=())
 
     class Meta:
@@ -38,7 +39,7 @@ class OffPeakForm(forms.ModelForm):
 OffPeakFormSet = forms.formset_factory(OffPeakForm, extra=1, can_delete=True, max_num=50)
 
 
-class FreezeForm(forms.ModelForm):
+class FreezeForm(SingleLineFieldsMixin, forms.ModelForm):
     class Meta:
         model = FreezePeriod
         fields = ["starts_on", "ends_on", "reason"]
@@ -54,7 +55,7 @@ class FreezeForm(forms.ModelForm):
         return data
 
 
-class InviteForm(forms.Form):
+class InviteForm(SingleLineFieldsMixin, forms.Form):
     email = forms.EmailField(label=_("Email"))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ENGINEER)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patchplan.accounts.models import User
+from patchplan.core.text import single_line
 
 from .models import FreezePeriod, Invitation, Membership, OffPeakPeriod, Team
 from .roles import Role
@@ -116,7 +117,9 @@ def _send_invitation(invitation_id: int) -> None:
         "team_invitation_accept", kwargs={"token": invitation_token(invitation)}
     )
     context = {"invitation": invitation, "link": link, "days": INVITATION_MAX_AGE // 86400}
-    subject = render_to_string("emails/invitation-subject.txt", context).strip()
+    # The team's or inviter's name may hold a line break from before names
+    # were checked: a subject must stay one line (else BadHeaderError).
+    subject = single_line(render_to_string("emails/invitation-subject.txt", context))
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/invitation-body.txt", context),

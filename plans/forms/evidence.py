@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.accounts.models import User
+from patchplan.core.forms import SingleLineFieldsMixin
 from plans.choices import TestResult
 from plans.forms.windows import _datetime_field
 from plans.models import Plan
@@ -19,7 +20,7 @@ def _zone_label(text) -> str:
     return f"{text} ({timezone.get_current_timezone_name()})"
 
 
-class BackupForm(forms.Form):
+class BackupForm(SingleLineFieldsMixin, forms.Form):
     """A backup record: which server of the scope, what, where, how, verified by whom."""
 
     server = forms.ModelChoiceField(label=_("Server"), queryset=None, error_messages=_SCOPE_ERROR)
@@ -50,7 +51,7 @@ class BackupForm(forms.Form):
         self.fields["verified_at"].label = _zone_label(_("Verified at"))
 
 
-class TestRunForm(forms.Form):
+class TestRunForm(SingleLineFieldsMixin, forms.Form):
     """A run of the test procedure: where, on which servers, the result."""
 
     environment = forms.ChoiceField(

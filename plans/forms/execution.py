@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
 from plans.choices import ExecutionStatus
 from plans.forms.windows import _datetime_field
 from plans.services.execution import MAX_DOWNTIME_MINUTES
@@ -13,7 +14,7 @@ from plans.services.execution import MAX_DOWNTIME_MINUTES
 MAX_LISTING_BYTES = 5 * 1024 * 1024
 
 
-class StatusForm(forms.Form):
+class StatusForm(SingleLineFieldsMixin, forms.Form):
     """One click: the status to move to and the status the person saw."""
 
     status = forms.ChoiceField(choices=ExecutionStatus.choices)

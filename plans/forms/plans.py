@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.accounts.models import User
+from patchplan.core.forms import SingleLineFieldsMixin
 from patchplan.teams.roles import Role
 from plans.models import Plan
 from plans.services.plans import Reference, references_parse
@@ -35,7 +36,7 @@ class MembersChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.display_name} ({obj.username})"
 
 
-class PlanForm(forms.ModelForm):
+class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
     """The plan document. `version` is the version the form was loaded from."""
 
     owner = MemberChoiceField(
@@ -125,7 +126,7 @@ class PlanForm(forms.ModelForm):
         return data
 
 
-class MilestoneAddForm(forms.Form):
+class MilestoneAddForm(SingleLineFieldsMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     starts_on = forms.DateField(
         label=_("Starts"), required=False, widget=forms.DateInput(DATE_WIDGET)
@@ -189,7 +190,7 @@ class ScopeChangeForm(forms.Form):
         self.fields["servers"].queryset = queryset
 
 
-class TransitionForm(forms.Form):
+class TransitionForm(SingleLineFieldsMixin, forms.Form):
     to_status = forms.CharField(max_length=16)
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
 
@@ -229,7 +230,7 @@ class _YamlSource(forms.Form):
         return data
 
 
-class PlanImportForm(_YamlSource):
+class PlanImportForm(SingleLineFieldsMixin, _YamlSource):
     file = forms.FileField(label=_("YAML file"), required=False)
     text = forms.CharField(
         label=_("…or paste YAML"), required=False, widget=forms.Textarea(attrs={"rows": 8})
@@ -250,7 +251,7 @@ class MilestonesImportForm(_YamlSource):
     )
 
 
-class SaveTemplateForm(forms.Form):
+class SaveTemplateForm(SingleLineFieldsMixin, forms.Form):
     title = forms.CharField(label=_("Template title"), max_length=200)
     review_by = forms.DateField(
         label=_("Review by"),
@@ -260,7 +261,7 @@ class SaveTemplateForm(forms.Form):
     )
 
 
-class FromTemplateForm(forms.Form):
+class FromTemplateForm(SingleLineFieldsMixin, forms.Form):
     title = forms.CharField(label=_("Title of the new plan"), max_length=200)
     starts_on = forms.DateField(
         label=_("Timeline starts on"),

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
 from plans.choices import Raci, TaskStatus
 from plans.models import Milestone, Plan
 from plans.services.tasks import MAX_CHECKLIST_LINES
@@ -25,7 +26,7 @@ class MemberChoiceField(forms.ModelChoiceField):
         return obj.display_name
 
 
-class TaskForm(forms.Form):
+class TaskForm(SingleLineFieldsMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})

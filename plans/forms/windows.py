@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.forms import SingleLineFieldsMixin
 from plans.models import Milestone, Plan
 from plans.services.windows import MAX_DOWNTIME_MINUTES
 
@@ -22,7 +23,7 @@ def _datetime_field(label) -> forms.DateTimeField:
     )
 
 
-class WindowForm(forms.Form):
+class WindowForm(SingleLineFieldsMixin, forms.Form):
     """A window's times (in the viewer's zone, named in the labels), milestone, and the
     scope servers in it with their expected downtime (a `downtime_<id>` field per server)."""
 

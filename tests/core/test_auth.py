@@ -134,3 +134,50 @@ def test_staff_without_superuser_cannot_use_the_admin(client_for, admin):
     admin.is_superuser = True
     admin.save()
     assert client_for(admin).get("/admin/").status_code == 200
+
+
+def _login(client, user, ip):
+    return client.post(
+        "/accounts/login/", {"username": user.username, "password": PASSWORD}, REMOTE_ADDR=ip
+    )
+
+
+@pytest.mark.django_db
+def test_own_successful_logins_do_not_reset_failures_against_another_account(
+    client, engineer, viewer, settings
+):
+    # The probe's bypass: from one address, 40 wrong passwords for the
+    # victim, with a successful login to the attacker's own account after
+    # every 9. A success used to delete every attempt from the address.
+    guesses, own_logins = [], []
+    for i in range(40):
+        guesses.append(_fail_login(client, engineer.username, ip="10.9.9.9").status_code)
+        if i % 9 == 8:
+            own_logins.append(_login(client, viewer, ip="10.9.9.9").status_code)
+            client.logout()
+    limit = settings.AXES_FAILURE_LIMIT
+    # The failure that reaches the limit is answered with the lock already.
+    assert guesses == [200] * (limit - 1) + [429] * (40 - limit + 1)
+    # The first own login came before the lock; the address is locked after.
+    assert own_logins == [302, 429, 429, 429]
+    response = _login(client, engineer, ip="10.9.9.9")
+    assert response.status_code == 429
+    # The lock holds for the victim's username from any other address too.
+    assert _login(client, engineer, ip="10.8.8.8").status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_success_forgives_only_that_accounts_own_failures(client, engineer, viewer, settings):
+    # Someone who mistypes a few times and then logs in starts afresh...
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _fail_login(client, viewer.username, ip="10.7.7.7")
+    assert _login(client, viewer, ip="10.7.7.7").status_code == 302
+    client.logout()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _fail_login(client, viewer.username, ip="10.7.7.7").status_code == 200
+    # ...but the failures against another account from the same address stay counted.
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _fail_login(client, engineer.username, ip="10.6.6.6")
+    assert _login(client, viewer, ip="10.6.6.6").status_code == 302
+    client.logout()
+    assert _fail_login(client, engineer.username, ip="10.6.6.6").status_code == 429

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 
 from patchplan.core.calendar import CalendarFilters, build_days, load_calendar, view_range
-from patchplan.notifications.models import NotificationPreference
+from patchplan.notifications.services import calendar_token_reset
 from plans.choices import Raci
 from plans.models import PlanRole, Task, WindowServer
 from servers.choices import Environment
@@ -332,9 +332,11 @@ def test_bad_filters_get_a_message_by_the_field(
 def test_the_calendar_feed_url_is_offered(client_for, viewer):
     body = get(client_for(viewer)).content.decode()
     assert reverse("notification_preferences") in body  # no feed yet: where to get one
-    pref = NotificationPreference.objects.create(user=viewer)
+    calendar_token_reset(user=viewer)
     body = get(client_for(viewer)).content.decode()
-    assert reverse("notification_feed_user", kwargs={"token": pref.calendar_token}) in body
+    # Feed URLs are shown once when made; the page says there is one.
+    assert "Your calendar feed is active" in body
+    assert "/notifications/feed/" not in body
 
 
 def test_outsider_gets_nothing_of_another_team(client_for, outsider, plan, night_window):

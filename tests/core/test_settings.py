@@ -96,3 +96,15 @@ def test_docker_compose_runs_the_stack_with_variables_settings_read():
     assert "seed_demo" in services["web"]["command"]
     # Workers come back by themselves after a broker loss.
     assert all(services[name]["restart"] == "unless-stopped" for name in ("web", "worker", "beat"))
+
+
+def test_env_example_moves_the_admin_away_from_admin_and_it_answers_there():
+    assert _env_example()["ADMIN_URL"] not in ("admin/", "/admin/", "admin")
+    code = (
+        "from django.conf import settings as s; from django.urls import reverse;"
+        "print(s.ADMIN_URL); print(reverse('admin:index'))"
+    )
+    env = _clean_env(**{**_env_example(), "ADMIN_URL": "/ops-console"})
+    result = _manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ops-console/", "/ops-console/"]

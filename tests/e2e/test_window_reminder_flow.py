@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from patchplan.notifications import services
 from patchplan.notifications.calendars import window_uid
@@ -151,7 +152,16 @@ def test_preferences_and_undelivered_pages(page, live_server, login, shot, team,
     page.get_by_role("button", name="Make a team feed").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("team-feed-url").input_value().endswith(".ics")
+    page.get_by_role("button", name="Make my calendar address").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("feed-url").input_value().endswith(".ics")
     shot(page, "notifications-preferences")
+    # Feed addresses are shown once (only their hash is kept): not on reload.
+    page.reload()
+    expect(page.get_by_test_id("feed-active")).to_be_visible()
+    expect(page.get_by_test_id("team-feed-active")).to_be_visible()
+    assert page.get_by_test_id("feed-url").count() == 0
+    shot(page, "notifications-preferences-active")
     page.get_by_role("link", name="Emails that could not be delivered").click()
     page.wait_for_url("**/notifications/failed/")
     assert "SMTPServerDisconnected" in page.locator("[data-testid=failed-list]").inner_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from patchplan.notifications import services
 from patchplan.notifications.calendars import window_uid
 from patchplan.notifications.models import Kind, Notification, NotificationPreference, Status
 from patchplan.teams.models import Membership
+from servers.models import hash_token
 
 from .helpers import make_window_world
 
@@ -135,8 +137,7 @@ def test_personal_feed_lists_my_windows_and_token_reset_revokes_it(
 ):
     w = make_window_world(team, owner=planner, engineer=engineer, starts_in=timedelta(days=3))
     other = make_window_world(team, owner=planner, engineer=planner, starts_in=timedelta(days=4))
-    pref = services.preference_for(engineer)
-    url = f"/notifications/feed/{pref.calendar_token}.ics"
+    url = f"/notifications/feed/{services.calendar_token_reset(user=engineer)}.ics"
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")
@@ -151,8 +152,7 @@ def test_personal_feed_lists_my_windows_and_token_reset_revokes_it(
     assert client.get(url).status_code == 404
     # Someone who leaves the team no longer sees its windows.
     Membership.objects.filter(user=engineer).delete()
-    pref.refresh_from_db()
-    response = client.get(f"/notifications/feed/{pref.calendar_token}.ics")
+    response = client.get(f"/notifications/feed/{services.calendar_token_reset(user=engineer)}.ics")
     assert list(Calendar.from_ical(response.content).walk("VEVENT")) == []
 
 
@@ -169,14 +169,14 @@ def test_team_feed_is_made_and_revoked_by_admins_only(
     assert _client(engineer).post("/notifications/team-feed/reset/").status_code == 403
     as_admin = _client(admin)
     as_admin.post("/notifications/team-feed/reset/")
-    token = team.calendar_feed.token
-    cal = Calendar.from_ical(client.get(f"/notifications/team-feed/{token}.ics").content)
+    page = as_admin.get("/notifications/preferences/").content.decode()
+    url = re.search(r'value="https?://[^/"]+(/notifications/team-feed/[^"]+\.ics)"', page)[1]
+    cal = Calendar.from_ical(client.get(url).content)
     assert [str(e["uid"]) for e in cal.walk("VEVENT")] == [window_uid(w["window"].pk)]
     _client(outsider).post("/notifications/team-feed/reset/")  # their own team's feed
-    team.calendar_feed.refresh_from_db()
-    assert team.calendar_feed.token == token
+    assert client.get(url).status_code == 200
     assert as_admin.post("/notifications/team-feed/reset/").status_code == 302
-    assert client.get(f"/notifications/team-feed/{token}.ics").status_code == 404
+    assert client.get(url).status_code == 404
 
 
 def test_preferences_page_writes_nothing_on_get_and_makes_a_feed_on_post(client_for, engineer):
@@ -185,11 +185,14 @@ def test_preferences_page_writes_nothing_on_get_and_makes_a_feed_on_post(client_
     assert "Make my calendar address" in page.content.decode()
     assert not NotificationPreference.objects.filter(user=engineer).exists()
     client.post("/notifications/preferences/calendar/reset/")
-    token = NotificationPreference.objects.get(user=engineer).calendar_token
-    assert (
-        f"/notifications/feed/{token}.ics"
-        in client.get("/notifications/preferences/").content.decode()
-    )
+    stored = NotificationPreference.objects.get(user=engineer).calendar_token_hash
+    page = client.get("/notifications/preferences/").content.decode()
+    token = re.search(r"/notifications/feed/([^\"]+)\.ics", page)[1]
+    # Shown once, kept only as its hash (as inventory tokens are).
+    assert stored == hash_token(token) and token not in stored
+    assert client.get(f"/notifications/feed/{token}.ics").status_code == 200
+    again = client.get("/notifications/preferences/").content.decode()
+    assert token not in again and 'data-testid="feed-active"' in again
 
 
 def test_failed_list_query_count_does_not_grow(

@@ -199,3 +199,41 @@ def test_the_report_costs_the_same_queries_at_any_size(
         assert c.get(f"/plans/{plan.pk}/report.md").status_code == 200
     with django_assert_max_num_queries(12):
         assert c.get(f"/plans/{plan.pk}/review/").status_code == 200
+
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '<img src=x onerror="alert(2)">'
+
+
+def test_the_markdown_export_shows_html_in_titles_and_texts_as_text(
+    client_for, team, owner, engineer
+):
+    import markdown as md
+
+    plan = make_plan(
+        team,
+        owner,
+        title=f"Patch {SCRIPT}",
+        objective=f"Objective {IMG}\n\n> a quote stays a quote, and 1 < 2 stays as typed",
+        rollback_plan=f"Rollback </p>{SCRIPT}",
+        lessons_learned=f"<!-- hidden -->{IMG}",
+    )
+    servers = make_servers(team, plan, owner)
+    make_window(plan, servers, owner, title=f"Night {IMG}")
+    evidence.backup_record_create(
+        plan=plan, server=servers[0], what=f"db | {IMG}", location="nas", command="a`b", by=engineer
+    )
+    log_entry_add(plan=plan, kind="issue", body=f"Oops\n{SCRIPT}", by=engineer)
+    text = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
+
+    # A viewer that renders raw HTML (python-markdown does) shows it as text.
+    html = md.markdown(text, extensions=["tables"])
+    assert "<script" not in html and "<img" not in html and "<!--" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # title, rollback, log
+    assert html.count("&lt;img src=x onerror=") == 4  # objective, lessons, window, backup
+    assert text.splitlines()[0] == "# Patch &lt;script>alert(1)&lt;/script>"
+    # The texts' own Markdown still works, and a lone "<" is left alone.
+    assert "<blockquote>" in html and "1 &lt; 2 stays as typed" in html
+    # A "|" in a cell does not split the table; a backtick does not end a code span.
+    assert "db \\| &lt;img" in text
+    assert "``a`b``" in text

@@ -205,6 +205,17 @@ def test_import_plan_command_reports_problems_and_creates_nothing(team, planner,
         ("- just a list\n", "must be a YAML mapping"),
         ("milestones: []\n", "needs a title"),
         ("title: !!python/object/apply:os.system ['true']\n", "line 1: not valid YAML"),
+        # One-line fields refuse control characters, as the forms do (issue 15).
+        ('title: "a\\r\\nBcc: x@evil.example"\n', "line 1: title must be one line of text"),
+        ('title: x\nmilestones:\n  - "a\\nb": 2030-01-01\n', "line 3: name must be one line"),
+        (
+            'title: x\ntasks:\n  - title: "t\\tu"\n',
+            "line 3: title must be one line of text",
+        ),
+        (
+            'title: x\ntasks:\n  - title: t\n    checklist:\n      - "a\\x1bb"\n',
+            "line 5: a checklist line must be one line",
+        ),
     ],
 )
 def test_bad_yaml_is_refused_with_its_line_and_nothing_created(

@@ -104,3 +104,12 @@ def test_outsider_imports_into_their_own_team_only(client_for, outsider, other_t
     )
     assert not Server.objects.filter(team=team).exists()
     assert Server.objects.filter(team=other_team, hostname="web-01").exists()
+
+
+def test_a_line_break_in_a_quoted_os_cell_is_a_row_error(client_for, planner):
+    text = 'hostname,os\nweb-01,"Debian\r\nBcc: x@evil.example"\n'
+    response = client_for(planner).post(
+        reverse("server_csv_import"), {"file": _upload(text), "step": "preview"}
+    )
+    (row,) = response.context["rows"]
+    assert not row.ok and "the OS must be one line of text" in row.errors
