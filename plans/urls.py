@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:plan_id>/scope/", plan_views.plan_scope, name="plan_scope"),
     path("<int:plan_id>/activity/", plan_views.plan_activity, name="plan_activity"),
     path("<int:plan_id>/comments/", plan_views.comment_create, name="comment_create"),
+    path("<int:plan_id>/mentions/", plan_views.mention_suggestions, name="mention_suggestions"),
     path("<int:plan_id>/export.yaml", plan_views.plan_export, name="plan_export"),
     path("<int:plan_id>/save-template/", plan_views.plan_save_template, name="plan_save_template"),
     path("<int:plan_id>/copy/", plan_views.plan_from_template, name="plan_from_template"),
