@@ -775,39 +775,46 @@ def _milestones_ready(plan: Plan, milestones: list[Milestone]) -> set[int]:
 
 
 def scan_go_requests(now: datetime) -> int:
-    """A milestone of an approved or running plan whose checks pass for the
-    first time: ask its approvers for the go, once (a milestone already
-    asked about is not read again). Readiness costs a fixed number of
-    queries per plan still waiting for a go, not per server or person."""
-    asked = Notification.objects.filter(
-        kind=Kind.GO_REQUESTED, object_type="milestone", object_id=OuterRef("pk")
-    )
-    waiting = list(
+    """The next milestone of an approved or running plan (its first one not
+    signed off) whose checks pass for the first time: ask its approvers for
+    the go, once. A later milestone waits its turn: its go comes after the
+    earlier ones. Readiness costs a fixed number of queries per plan still
+    waiting for a go (never per server or person); a milestone already asked
+    about is not read again."""
+    next_of_plan: dict[int, int] = {}
+    for plan_id, milestone_id in (
         Milestone.objects.filter(
             plan__status__in=GO_PLAN_STATUSES,
             plan__is_template=False,
             signed_off_at__isnull=True,
         )
-        .exclude(Exists(asked))
-        .values_list("plan_id", flat=True)
-        .distinct()
-        .order_by()
+        .order_by("plan_id", "position", "pk")
+        .values_list("plan_id", "pk")
+    ):
+        next_of_plan.setdefault(plan_id, milestone_id)
+    asked = set(
+        Notification.objects.filter(
+            kind=Kind.GO_REQUESTED,
+            object_type="milestone",
+            object_id__in=list(next_of_plan.values()),
+        ).values_list("object_id", flat=True)
     )
+    waiting = {plan_id: pk for plan_id, pk in next_of_plan.items() if pk not in asked}
     if not waiting:
         return 0
-    plans = Plan.objects.in_bulk(waiting)
-    all_milestones = list(
-        Milestone.objects.filter(plan_id__in=waiting).order_by("plan_id", "position", "pk")
-    )
+    plans = Plan.objects.in_bulk(list(waiting))
     by_plan: dict[int, list[Milestone]] = {}
-    for m in all_milestones:
+    for m in Milestone.objects.filter(plan_id__in=list(waiting)).order_by(
+        "plan_id", "position", "pk"
+    ):
         m.plan = plans[m.plan_id]
         by_plan.setdefault(m.plan_id, []).append(m)
-    ready: list[Milestone] = []
-    for plan_id, milestones in by_plan.items():
-        open_ = [m for m in milestones if m.signed_off_at is None]
-        ids = _milestones_ready(plans[plan_id], milestones)
-        ready += [m for m in open_ if m.pk in ids]
+    ready = [
+        m
+        for plan_id, milestones in by_plan.items()
+        for m in milestones
+        if m.pk == waiting[plan_id] and m.pk in _milestones_ready(plans[plan_id], milestones)
+    ]
     approvers = selectors.milestone_approver_map(ready)
     rows = [
         Notification(

@@ -96,7 +96,7 @@ class PlanSchedule(models.Model):
             return rrule.rrule(rrule.MONTHLY, bymonthday=self.day_of_month, dtstart=start)
         return rrule.rrule(rrule.WEEKLY, byweekday=self.weekday, dtstart=start)
 
-    def occurrences(self, after: date, until: date) -> list[date]:
+    def dates(self, after: date, until: date) -> list[date]:
         """Occurrence dates d with after <= d <= until."""
         return [
             d.date()

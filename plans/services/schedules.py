@@ -124,7 +124,7 @@ def schedules_run(*, now: datetime) -> int:
     for schedule in schedules:
         today = now.astimezone(schedule.team.tzinfo).date()
         after = max(schedule.starts_on, today)
-        for day in schedule.occurrences(after, today + timedelta(days=schedule.lead_days)):
+        for day in schedule.dates(after, today + timedelta(days=schedule.lead_days)):
             due.append((schedule, day))
             earliest = day if earliest is None else min(earliest, day)
     if not due:
