@@ -159,7 +159,9 @@ def _window_extras(n: Notification, window: MaintenanceWindow) -> dict:
 def _local(value: str | None, tz) -> str:
     if not value:
         return ""
-    return f"{datetime.fromisoformat(value).astimezone(tz):%a %d %b %Y %H:%M %Z}"
+    local = datetime.fromisoformat(value).astimezone(tz)
+    # As the body's other times: "Fri 4 Dec 2026, 03:59 EST".
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
 def _change_rows(changes: dict, tz) -> list[dict]:

@@ -6,7 +6,7 @@ budget of the scan and of a delivery, whatever the servers and people."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -21,8 +21,9 @@ from plans.choices import PlanStatus, Raci
 from plans.models import PlanRole
 from plans.services import plans as plan_services
 from plans.services import windows as window_services
-from servers.choices import Environment
 from tests import factories
+
+from .helpers import make_oncall_world
 
 # 09:00 UTC on Thursday 3 Dec 2026. The window starts 24 h (less a minute)
 # later: Fri 4 Dec 08:59 UTC = 03:59 in New York (EST), 09:59 in Berlin (CET).
@@ -43,57 +44,7 @@ def locmem(settings):
 
 @pytest.fixture
 def world(team, planner, engineer, approver, viewer):
-    """A plan with 25 production servers and 1 staging server in a window of
-    its deployment milestone: the engineer (in New York) has a task in it and
-    is responsible, the approver signs the milestone off, the viewer is informed."""
-    engineer.time_zone = "America/New_York"
-    engineer.save()
-    team.time_zone = "Europe/Berlin"
-    team.save()
-    plan = factories.PlanFactory(team=team, owner=planner, title="openssl security patch")
-    servers = [
-        factories.ServerFactory(
-            team=team, hostname=f"web-{i:02d}", environment=Environment.PRODUCTION
-        )
-        for i in range(25)
-    ] + [factories.ServerFactory(team=team, hostname="stage-01", environment=Environment.STAGING)]
-    spare = factories.ServerFactory(team=team, hostname="web-99")
-    plan_services.plan_scope_add(plan=plan, servers=[*servers, spare], by=planner)
-    testing = factories.MilestoneFactory(plan=plan, name="testing", position=1)
-    deployment = factories.MilestoneFactory(plan=plan, name="deployment", position=2)
-    deployment.signoff_users.set([approver])
-    factories.TaskFactory(
-        plan=plan,
-        milestone=deployment,
-        assignee=engineer,
-        title="Patch the web tier",
-        due_on=date(2026, 12, 4),
-    )
-    for user, raci in (
-        (engineer, Raci.RESPONSIBLE),
-        (planner, Raci.ACCOUNTABLE),
-        (approver, Raci.INFORMED),
-        (viewer, Raci.INFORMED),
-    ):
-        PlanRole.objects.create(plan=plan, user=user, raci=raci)
-    starts = NOW + timedelta(hours=24) - timedelta(minutes=1)
-    window = window_services.window_create(
-        plan=plan,
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=1),
-        by=planner,
-        title="openssl security patch",
-        milestone=deployment,
-        downtimes=dict.fromkeys(servers, 10),
-    )
-    return {
-        "plan": plan,
-        "window": window,
-        "testing": testing,
-        "deployment": deployment,
-        "servers": servers,
-        "spare": spare,
-    }
+    return make_oncall_world(team, planner, engineer, approver, viewer, now=NOW)
 
 
 def deliver(kind: str) -> dict[str, mail.EmailMessage]:
@@ -186,13 +137,13 @@ def test_update_says_was_and_now_for_time_servers_and_milestone(world, engineer,
         "Window changed: openssl security patch, now Fri 04 Dec 2026 06:59-07:59 EST"
     )
     text, html = both(update)
-    assert "Start: Fri 04 Dec 2026 03:59 EST -> Fri 04 Dec 2026 06:59 EST" in text
-    assert "End: Fri 04 Dec 2026 04:59 EST -> Fri 04 Dec 2026 07:59 EST" in text
+    assert "Start: Fri 4 Dec 2026, 03:59 EST -> Fri 4 Dec 2026, 06:59 EST" in text
+    assert "End: Fri 4 Dec 2026, 04:59 EST -> Fri 4 Dec 2026, 07:59 EST" in text
     assert "Milestone: deployment -> testing" in text
     assert "Servers added: web-99" in text
     assert "Servers removed: web-00" in text
-    assert "<s>Fri 04 Dec 2026 03:59 EST</s>" in html
-    assert "<strong>Fri 04 Dec 2026 06:59 EST</strong>" in html
+    assert "<s>Fri 4 Dec 2026, 03:59 EST</s>" in html
+    assert "<strong>Fri 4 Dec 2026, 06:59 EST</strong>" in html
     assert "<strong>web-99</strong>" in html and "<s>web-00</s>" in html
     # The run mode link is there in the update too.
     assert f"/windows/{window.pk}/run/" in text
@@ -219,7 +170,7 @@ def test_two_quick_changes_read_as_one_against_what_was_last_told(world, enginee
     assert sorted(rows.values_list("status", flat=True)) == [Status.CANCELLED, Status.PENDING]
     text, _html = both(deliver(Kind.WINDOW_UPDATED)[engineer.email])
     # Was: what the reminder said (03:59); now: three hours later.
-    assert "Start: Fri 04 Dec 2026 03:59 EST -> Fri 04 Dec 2026 06:59 EST" in text
+    assert "Start: Fri 4 Dec 2026, 03:59 EST -> Fri 4 Dec 2026, 06:59 EST" in text
     assert "Milestone" not in text.split("What changed")[1].split("Now:")[0]
 
 
