@@ -133,6 +133,11 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "milestones_import_form": MilestonesImportForm(),
         "today": timezone.localdate(),
     }
+    if plan.is_template:
+        from plans.forms.schedules import ScheduleForm
+
+        context["schedules"] = selectors.schedules_of(plan=plan)
+        context["schedule_form"] = ScheduleForm(initial={"starts_on": timezone.localdate()})
     return render(request, "plans/plan_detail.html", context)
 
 

@@ -139,3 +139,25 @@ def test_dashboard_lists_plans_due_for_review(page, live_server, login, shot, te
     expect(card).to_contain_text("Review by Sun 6 Dec 2026")
     card.scroll_into_view_if_needed()
     shot(page, "dashboard-due-for-review")
+
+
+@time_machine.travel(NOW, tick=True)
+def test_planner_schedules_a_template_every_second_tuesday(
+    page, live_server, login, shot, team, planner
+):
+    template = plan_services.plan_create(
+        team=team, title="Debian point release", owner=planner, by=planner, is_template=True
+    )
+    login(page, planner)
+    page.goto(f"{live_server.url}/plans/{template.pk}/")
+    card = page.get_by_test_id("schedules")
+    card.get_by_label("Repeats").select_option("monthly_weekday")
+    card.get_by_label("Which").select_option(label="second")
+    card.get_by_label("Weekday").select_option(label="Tuesday")
+    card.get_by_label("From").fill("2026-12-01")
+    card.get_by_role("button", name="Add schedule").click()
+    row = page.get_by_test_id("schedule")
+    expect(row).to_contain_text("Every month, second Tuesday")
+    expect(row).to_contain_text("Next: Tue 8 Dec 2026")
+    page.get_by_test_id("schedules").scroll_into_view_if_needed()
+    shot(page, "template-recurring-schedule")
