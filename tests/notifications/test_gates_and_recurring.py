@@ -301,7 +301,7 @@ def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(fro
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.services
 def test_two_scans_racing_create_one_plan_and_one_review_reminder(
-    require_postgres, celery_queue, team, planner
+    require_postgres, celery_queue, team, planner, monkeypatch
 ):
     with time_machine.travel(NOW, tick=False):
         template = _template(team, planner)
@@ -316,6 +316,19 @@ def test_two_scans_racing_create_one_plan_and_one_review_reminder(
         )
         start = threading.Barrier(2)
         results, errors = [], []
+        # Both scans pass the "already there?" read before either inserts:
+        # they meet here, then race for the occurrence row itself, where
+        # only the unique (schedule, date) key can keep them from two plans.
+        both_inserting = threading.Barrier(2)
+        attempts = []
+        real_get_or_create = PlanOccurrence.objects.get_or_create
+
+        def racing_get_or_create(**kwargs):
+            attempts.append(kwargs["occurs_on"])
+            both_inserting.wait(timeout=10)
+            return real_get_or_create(**kwargs)
+
+        monkeypatch.setattr(PlanOccurrence.objects, "get_or_create", racing_get_or_create)
 
         def scan():
             try:
@@ -332,6 +345,7 @@ def test_two_scans_racing_create_one_plan_and_one_review_reminder(
         for t in threads:
             t.join(timeout=60)
     assert not errors, errors
+    assert attempts == [date(2026, 12, 8)] * 2  # the race happened
     assert sorted(r["occurrences"] for r in results) == [0, 1]
     assert PlanOccurrence.objects.count() == 1
     assert Plan.objects.filter(created_from=template).count() == 1
