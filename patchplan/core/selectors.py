@@ -94,7 +94,11 @@ def plans_due_for_review(*, user, team: Team | None, limit: int = 10) -> list[Pl
     return list(
         scope_to_user(Plan.objects.all(), user=user)
         .filter(team=team, review_by__isnull=False, review_by__lte=soon)
-        .exclude(is_template=False, status__in=(PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK))
+        # Ended plans need no review (the scan sends them no reminder either).
+        .exclude(
+            is_template=False,
+            status__in=(PlanStatus.COMPLETED, PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK),
+        )
         .select_related("owner")
         .order_by("review_by", "pk")[:limit]
     )

@@ -104,6 +104,13 @@ def occurrence_create(*, schedule: PlanSchedule, occurs_on: date) -> Plan | None
     )
     occurrence.plan = plan
     occurrence.save(update_fields=["plan"])
+    audit_event(
+        plan=plan,
+        action="created",
+        field="schedule",
+        new=f"{schedule.describe()}: {occurs_on.isoformat()}",
+        by=schedule.owner,
+    )
     events.plan_scheduled(plan=plan, schedule=schedule, occurs_on=occurs_on)
     return plan
 

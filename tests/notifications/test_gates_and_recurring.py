@@ -18,7 +18,7 @@ from django.db import connection
 from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.choices import PlanStatus, SignOffDecision
-from plans.models import Frequency, Plan, PlanOccurrence
+from plans.models import AuditEvent, Frequency, Plan, PlanOccurrence
 from plans.services import execution as execution_services
 from plans.services import plans as plan_services
 from plans.services import schedules as schedule_services
@@ -284,6 +284,7 @@ def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(fro
         (date(2026, 12, 8), date(2026, 12, 9)),
         (date(2026, 12, 15), date(2026, 12, 15)),
     ]
+    assert AuditEvent.objects.filter(plan=plan, field="schedule", action="created").exists()
     row = _rows(Kind.PLAN_SCHEDULED).get()
     assert row.recipient == planner and row.object_id == plan.pk
     services.notification_deliver(notification_id=row.pk)
