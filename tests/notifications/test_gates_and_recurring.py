@@ -71,6 +71,7 @@ def test_sending_a_plan_for_review_asks_the_approvers(
     [message] = mail.outbox
     assert message.subject == "For your review: kernel upgrade"
     assert "You approve it" in message.body
+    assert "<strong>You approve it</strong>" in message.alternatives[0][0]
 
 
 def test_go_requested_when_the_checks_first_pass_once_per_milestone(
@@ -95,6 +96,8 @@ def test_go_requested_when_the_checks_first_pass_once_per_milestone(
     assert message.subject == "Go requested: kernel upgrade: testing"
     assert "The checks of testing in kernel upgrade pass now" in message.body
     assert "You approve the go" in message.body
+    html = message.alternatives[0][0]
+    assert "<strong>You approve the go</strong>" in html and "<strong>testing</strong>" in html
 
 
 def test_a_draft_plan_asks_for_no_go(frozen, team, planner):
@@ -291,6 +294,7 @@ def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(fro
     [message] = mail.outbox
     assert message.subject == "New plan from a schedule: Debian point release 2026-12-08"
     assert "every month, second Tuesday" in message.body
+    assert "<strong>Debian point release 2026-12-08</strong>" in message.alternatives[0][0]
     # Again the same minute, or the next day: nothing new.
     assert schedule_services.schedules_run(now=NOW) == 0
     assert schedule_services.schedules_run(now=NOW + timedelta(days=1)) == 0

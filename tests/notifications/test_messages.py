@@ -362,3 +362,11 @@ def test_scan_and_delivery_queries_do_not_grow_with_servers_or_people(
         assert services.scan_window_reminders(NOW) == 9 * 30
     _queries_of_one_delivery(django_assert_max_num_queries, budget_delivery)
     assert Notification.objects.filter(status=Status.SENT).count() == 4 + 9 * 30
+
+
+def test_every_kind_has_a_subject_a_text_and_an_html_template():
+    from django.template.loader import get_template
+
+    for kind in Kind.values:
+        for part in ("subject.txt", "body.txt", "body.html"):
+            assert get_template(f"emails/{kind}-{part}"), (kind, part)
