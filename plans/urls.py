@@ -3,6 +3,7 @@ from django.urls import path
 from .urls_run import urlpatterns as run_urlpatterns
 from .views import plans as plan_views
 from .views import raci as raci_views
+from .views import schedules as schedule_views
 from .views import tasks as task_views
 from .views import windows as window_views
 
@@ -19,6 +20,8 @@ urlpatterns = [
     path("<int:plan_id>/scope/", plan_views.plan_scope, name="plan_scope"),
     path("<int:plan_id>/activity/", plan_views.plan_activity, name="plan_activity"),
     path("<int:plan_id>/comments/", plan_views.comment_create, name="comment_create"),
+    path("<int:plan_id>/mentions/", plan_views.mention_suggestions, name="mention_suggestions"),
+    path("<int:plan_id>/schedules/", schedule_views.schedule_create, name="schedule_create"),
     path("<int:plan_id>/export.yaml", plan_views.plan_export, name="plan_export"),
     path("<int:plan_id>/save-template/", plan_views.plan_save_template, name="plan_save_template"),
     path("<int:plan_id>/copy/", plan_views.plan_from_template, name="plan_from_template"),

@@ -48,3 +48,8 @@ def can_move(*, role: str | None, from_status: str, to_status: str) -> bool:
 def moves_for_role(*, role: str | None, from_status: str) -> list[str]:
     """The statuses a person with `role` may move a plan in `from_status` to, in table order."""
     return [to for (frm, to), roles in TRANSITIONS.items() if frm == from_status and role in roles]
+
+
+def may_move_plans(role: str | None) -> bool:
+    """Whether `role` makes any status move at all (viewers make none)."""
+    return role is not None and any(role in roles for roles in TRANSITIONS.values())

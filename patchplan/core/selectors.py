@@ -1,7 +1,7 @@
 """Reads for the dashboard and calendar, scoped to the user's teams."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
@@ -77,8 +77,31 @@ def dashboard_for_user(*, user, team: Team | None) -> dict:
         "plans": list(my_plans(user=user, team=team)),
         "signoffs": milestones_awaiting_my_signoff(user=user, team=team),
         "failed": failed_notifications(user=user, team=team),
+        "reviews": plans_due_for_review(user=user, team=team),
         "today": timezone.localdate(),
     }
+
+
+REVIEW_SOON_DAYS = 7
+
+
+def plans_due_for_review(*, user, team: Team | None, limit: int = 10) -> list[Plan]:
+    """Plans and templates of the team whose review-by date is past or within
+    a week, soonest first (one query)."""
+    if team is None:
+        return []
+    soon = timezone.localdate() + timedelta(days=REVIEW_SOON_DAYS)
+    return list(
+        scope_to_user(Plan.objects.all(), user=user)
+        .filter(team=team, review_by__isnull=False, review_by__lte=soon)
+        # Ended plans need no review (the scan sends them no reminder either).
+        .exclude(
+            is_template=False,
+            status__in=(PlanStatus.COMPLETED, PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK),
+        )
+        .select_related("owner")
+        .order_by("review_by", "pk")[:limit]
+    )
 
 
 # --- The dashboard's other cards (issue 7) ----------------------------------

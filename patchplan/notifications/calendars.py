@@ -1,6 +1,13 @@
 """iCalendar (RFC 5545) for windows: the .ics attached to emails and the
 private calendar feeds. One UID per window, stable for its life, and the
-window's SEQUENCE, so calendar apps update an event instead of adding a copy."""
+window's SEQUENCE, so calendar apps update an event instead of adding a copy.
+
+Emails are one-way notices, so their .ics is an iTIP (RFC 5546) PUBLISH:
+no ATTENDEE (nobody is asked to accept or decline), the plan owner as
+ORGANIZER (PUBLISH requires one, and it is a person who can be asked), and a
+cancellation is the same event again with STATUS:CANCELLED and a higher
+SEQUENCE (METHOD:CANCEL is addressed to attendees, which a PUBLISH has
+none of). docs/notifications.md says why."""
 
 from __future__ import annotations
 
@@ -44,10 +51,15 @@ class WindowFacts:
     sequence: int
     server_count: int
     cancelled: bool
+    owner_name: str = ""
+    owner_email: str = ""
 
     @classmethod
     def from_window(cls, window: MaintenanceWindow, *, server_count: int | None = None):
+        owner = window.plan.owner  # callers select_related("plan__owner")
         return cls(
+            owner_name=owner.display_name if owner else "",
+            owner_email=owner.email if owner else "",
             id=window.pk,
             title=window.title or window.plan.title,
             plan_title=window.plan.title,
@@ -70,6 +82,8 @@ class WindowFacts:
             "sequence": self.sequence,
             "server_count": self.server_count,
             "cancelled": self.cancelled,
+            "owner_name": self.owner_name,
+            "owner_email": self.owner_email,
         }
 
     @classmethod
@@ -94,7 +108,7 @@ class WindowFacts:
 # Every text property goes through single_line(): icalendar refuses a content
 # line with a raw line break, and a title stored before titles were checked
 # must not turn a feed or an invitation into a 500.
-def _event(facts: WindowFacts, *, attendee: str | None = None, cancelled: bool = False) -> Event:
+def _event(facts: WindowFacts, *, cancelled: bool = False) -> Event:
     event = Event()
     event.add("uid", window_uid(facts.id))
     event.add("sequence", facts.sequence)
@@ -110,15 +124,14 @@ def _event(facts: WindowFacts, *, attendee: str | None = None, cancelled: bool =
     event.add("url", facts.url)
     event.add("status", "CANCELLED" if cancelled or facts.cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    _name, from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    organizer = vCalAddress(f"mailto:{from_address}")
-    organizer.params["cn"] = vText("PatchPlan")
+    # The plan owner, whom questions about the window go to; the no-reply
+    # sender only when the owner has no address (a PUBLISH needs one).
+    name, address = facts.owner_name, facts.owner_email
+    if not address:
+        name, address = "PatchPlan", parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    organizer = vCalAddress(f"mailto:{address}")
+    organizer.params["cn"] = vText(single_line(name))
     event["organizer"] = organizer
-    if attendee:
-        person = vCalAddress(f"mailto:{attendee}")
-        person.params["role"] = vText("REQ-PARTICIPANT")
-        person.params["partstat"] = vText("NEEDS-ACTION")
-        event.add("attendee", person, encode=0)
     return event
 
 
@@ -134,10 +147,14 @@ def _calendar(method: str | None = None, name: str | None = None) -> Calendar:
     return cal
 
 
-def invitation_ics(facts: WindowFacts, *, attendee: str, cancel: bool = False) -> bytes:
-    """A METHOD:REQUEST (or METHOD:CANCEL) calendar for one window and one person."""
-    cal = _calendar("CANCEL" if cancel else "REQUEST")
-    cal.add_component(_event(facts, attendee=attendee, cancelled=cancel))
+ICS_METHOD = "PUBLISH"
+
+
+def window_ics(facts: WindowFacts, *, cancelled: bool = False) -> bytes:
+    """The .ics of a window email: METHOD:PUBLISH, one event, no attendee;
+    a cancellation is STATUS:CANCELLED with the window's raised SEQUENCE."""
+    cal = _calendar(ICS_METHOD)
+    cal.add_component(_event(facts, cancelled=cancelled))
     return cal.to_ical()
 
 

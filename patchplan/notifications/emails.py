@@ -6,7 +6,7 @@ state. A row that no longer applies raises Undeliverable."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.mime.text import MIMEText
 from zoneinfo import ZoneInfo
 
@@ -18,20 +18,30 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patchplan.core.text import single_line
-from plans.choices import TaskStatus
-from plans.models import Comment, MaintenanceWindow, Milestone, Plan, Task
+from plans.choices import Raci, TaskStatus
+from plans.models import Comment, MaintenanceWindow, Milestone, Plan, PlanRole, Task, WindowServer
+from servers.choices import Environment
 
 from . import selectors
-from .calendars import WindowFacts, invitation_ics, site_host
+from .calendars import ICS_METHOD, WindowFacts, site_host, window_ics
 from .models import KIND_GROUP, Kind, Notification, Status
 from .services import IMMEDIATE_FOR_DIGEST, Undeliverable, stored_preference, zone_for
 
 WINDOW_KINDS = {Kind.WINDOW_REMINDER, Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED}
+# Window emails that say what to do: hostnames, the run mode, your part.
+ACTIONABLE_WINDOW_KINDS = {
+    Kind.WINDOW_REMINDER,
+    Kind.WINDOW_UPDATED,
+    Kind.WINDOW_OVERRUNNING,
+    Kind.WORK_STARTED_EARLY,
+}
+MAX_HOSTS = 20
+MAX_TASKS = 10
 
 
 def _window_facts(n: Notification) -> tuple[WindowFacts, MaintenanceWindow | None]:
     window = (
-        MaintenanceWindow.objects.select_related("plan")
+        MaintenanceWindow.objects.select_related("plan__owner")
         .annotate(server_count=Count("servers"))
         .filter(pk=n.object_id)
         .first()
@@ -97,6 +107,82 @@ def _load_object(n: Notification) -> dict:
     return ctx
 
 
+def _window_extras(n: Notification, window: MaintenanceWindow) -> dict:
+    """What an on-call engineer acts on: the first hostnames (with their
+    environment), the run mode link, and the recipient's part in the window
+    (their open tasks in its milestone, their RACI roles, whether they
+    approve its milestone's go). Five queries, whatever the window's size."""
+    site = settings.SITE_URL
+    hosts = [
+        {"hostname": host, "environment": Environment(env).label if env else ""}
+        for host, env in WindowServer.objects.filter(window_id=window.pk)
+        .order_by("server__hostname")
+        .values_list("server__hostname", "server__environment")[:MAX_HOSTS]
+    ]
+    window_link = site + reverse("window_detail", kwargs={"window_id": window.pk})
+    tasks, milestone, approves = [], None, False
+    if window.milestone_id:
+        milestone = Milestone.objects.filter(pk=window.milestone_id).first()
+        tasks = list(
+            Task.objects.filter(milestone_id=window.milestone_id, assignee_id=n.recipient_id)
+            .exclude(status=TaskStatus.DONE)
+            .order_by("due_on", "pk")
+            .values("pk", "title", "due_on")[:MAX_TASKS]
+        )
+        for task in tasks:
+            task["link"] = site + reverse("task_detail", kwargs={"task_id": task["pk"]})
+    if milestone is not None:
+        milestone.plan = window.plan
+        approves = n.recipient_id in selectors.milestone_approvers(milestone)
+    roles = [
+        str(Raci(r).label)
+        for r in PlanRole.objects.filter(plan_id=window.plan_id, user_id=n.recipient_id)
+        .order_by("raci")
+        .values_list("raci", flat=True)
+    ]
+    return {
+        "hosts": hosts,
+        "more_hosts": max(0, window.server_count - len(hosts)),
+        "hosts_link": window_link + "#servers",
+        "window_link": window_link,
+        "run_link": site
+        + reverse("plan_window_run", kwargs={"plan_id": window.plan_id, "window_id": window.pk}),
+        "milestone": milestone,
+        "part": {
+            "tasks": tasks,
+            "roles": roles,
+            "approves": approves,
+            "owner": window.plan.owner_id == n.recipient_id,
+        },
+    }
+
+
+def _local(value: str | None, tz) -> str:
+    if not value:
+        return ""
+    local = datetime.fromisoformat(value).astimezone(tz)
+    # As the body's other times: "Fri 4 Dec 2026, 03:59 EST".
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
+
+
+def _change_rows(changes: dict, tz) -> list[dict]:
+    """The update's change set as was -> now rows, times in the reader's zone."""
+    rows = []
+    labels = {
+        "starts_at": "Start",
+        "ends_at": "End",
+        "title": "Title",
+        "milestone": "Milestone",
+    }
+    for key, label in labels.items():
+        if key in changes:
+            was, now = changes[key]
+            if key in ("starts_at", "ends_at"):
+                was, now = _local(was, tz), _local(now, tz)
+            rows.append({"label": label, "was": was or "(none)", "now": now or "(none)"})
+    return rows
+
+
 def _human_delta(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes >= 36 * 60:
@@ -153,6 +239,14 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
     if n.kind == Kind.DIGEST:
         context.update(_digest_context(n, tz))
     facts = obj.get("facts")
+    window = obj.get("window")
+    if window is not None and n.kind in ACTIONABLE_WINDOW_KINDS and window.cancelled_at is None:
+        context.update(_window_extras(n, window))
+    if n.kind == Kind.WINDOW_UPDATED:
+        changes = n.context.get("changes", {})
+        context["change_rows"] = _change_rows(changes, tz)
+        context["servers_added"] = changes.get("servers_added", [])
+        context["servers_removed"] = changes.get("servers_removed", [])
     if facts is not None:
         context["lead"] = _human_delta(facts.starts_at - timezone.now())
         context["starts_at"] = facts.starts_at
@@ -168,6 +262,12 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
                 else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
             )
             context["day"] = f"{start_local:%a %d %b %Y}"
+            # Date, times and zone: every window subject carries all three.
+            context["when"] = (
+                f"{context['day']} {context['span']}"
+                if start_local.date() == end_local.date()
+                else f"{start_local:%a %d %b %Y %H:%M} - {end_local:%a %d %b %Y %H:%M %Z}"
+            )
         subject = single_line(render_to_string(f"emails/{n.kind}-subject.txt", context))
         text = render_to_string(f"emails/{n.kind}-body.txt", context)
         html = render_to_string(f"emails/{n.kind}-body.html", context)
@@ -184,9 +284,10 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     if facts is not None and n.kind in WINDOW_KINDS:
-        ics = invitation_ics(facts, attendee=user.email, cancel=n.kind == Kind.WINDOW_CANCELLED)
+        ics = window_ics(facts, cancelled=n.kind == Kind.WINDOW_CANCELLED)
         part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
-        part.set_param("method", "CANCEL" if n.kind == Kind.WINDOW_CANCELLED else "REQUEST")
+        # The MIME method must match the calendar's METHOD (RFC 6047).
+        part.set_param("method", ICS_METHOD)
         part.add_header("Content-Disposition", "attachment", filename="window.ics")
         message.attach(part)
     return message

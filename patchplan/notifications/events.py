@@ -15,13 +15,21 @@ def task_assigned(*, task, by) -> None:
     services.task_assigned(task=task, by=by)
 
 
-def window_changed(*, window, by) -> None:
+def window_state(window) -> dict:
+    """A window's times, title, milestone and servers as they are now. Take
+    it before changing a window and pass it to window_changed(before=...):
+    the update email then says was -> now for each changed thing."""
+    return services.window_state(window)
+
+
+def window_changed(*, window, by, before: dict | None = None) -> None:
     """A maintenance window was created, moved, or its servers changed.
 
     Call after saving it with its SEQUENCE raised. Reminders already created
     for its old start are cancelled (new ones follow the new start), and
-    everyone who was told about the window gets an update with the same UID."""
-    services.window_updated(window=window, by=by)
+    everyone who was told about the window gets an update with the same UID
+    and the change set (from `before`, see window_state)."""
+    services.window_updated(window=window, by=by, before=before)
 
 
 def window_cancelled(*, window, by) -> None:
@@ -54,3 +62,35 @@ def milestone_signed_off(*, milestone, by) -> None:
 def milestone_rejected(*, milestone, by, comment: str = "") -> None:
     """An approver rejected a milestone, with their reason."""
     services.milestone_event(milestone=milestone, kind=Kind.MILESTONE_REJECTED, by=by, note=comment)
+
+
+# --- Phase gates (issue 16). Entry points for the gate and window-start
+# services: each writes outbox rows in the caller's transaction. -----------------
+
+
+def go_given(*, milestone, by, note: str = "") -> None:
+    """The go for a milestone's work was approved: tell the plan's people
+    (owner, RACI, assignees of the milestone's tasks)."""
+    services.go_given(milestone=milestone, by=by, note=note)
+
+
+def window_started_early(*, window, by, reason: str = "") -> None:
+    """Work in a window started before its planned start (or before its
+    milestone's go, by override): tell the plan's people."""
+    services.window_started_early(window=window, by=by, reason=reason)
+
+
+def plan_sent_for_review(*, plan, by) -> None:
+    """A plan went from draft to in review: ask its approvers to look.
+    (plan_status_changed does this for the in_review move already.)"""
+    services.plan_sent_for_review(plan=plan, by=by)
+
+
+# "Go requested" (a milestone's entry checks pass for the first time) and
+# "window overran" are found by the periodic scan, not called by a service:
+# see services.scan_go_requests and services.scan_overruns.
+
+
+def plan_scheduled(*, plan, schedule, occurs_on) -> None:
+    """A recurring schedule created a plan for one occurrence: tell its owner."""
+    services.plan_scheduled(plan=plan, schedule=schedule, occurs_on=occurs_on)

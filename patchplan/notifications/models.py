@@ -33,6 +33,14 @@ class Kind(models.TextChoices):
     PLAN_STATUS = "plan_status", _("Plan status changed")
     MENTION = "mention", _("Mentioned in a comment")
     DIGEST = "digest", _("Daily digest")
+    # Phase gates (issue 16): the go asked for, given, or jumped.
+    GO_REQUESTED = "go_requested", _("Go requested")
+    GO_GIVEN = "go_given", _("Go given")
+    WORK_STARTED_EARLY = "work_started_early", _("Work started early")
+    PLAN_SENT_FOR_REVIEW = "plan_sent_for_review", _("Plan sent for review")
+    # Review and recurring work.
+    REVIEW_DUE = "review_due", _("Plan review due")
+    PLAN_SCHEDULED = "plan_scheduled", _("Recurring plan created")
 
 
 class Group(models.TextChoices):
@@ -59,6 +67,12 @@ KIND_GROUP: dict[str, str] = {
     Kind.MILESTONE_REJECTED: Group.SIGNOFFS,
     Kind.PLAN_STATUS: Group.STATUS,
     Kind.MENTION: Group.MENTIONS,
+    Kind.GO_REQUESTED: Group.SIGNOFFS,
+    Kind.GO_GIVEN: Group.SIGNOFFS,
+    Kind.WORK_STARTED_EARLY: Group.WINDOWS,
+    Kind.PLAN_SENT_FOR_REVIEW: Group.SIGNOFFS,
+    Kind.REVIEW_DUE: Group.STATUS,
+    Kind.PLAN_SCHEDULED: Group.STATUS,
 }
 
 

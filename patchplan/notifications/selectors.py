@@ -123,6 +123,39 @@ def plan_stakeholders(plan: Plan) -> set[int]:
     )
 
 
+def milestone_people(milestone: Milestone) -> set[int]:
+    """The plan's people for a milestone: owner, RACI, and assignees of the
+    milestone's tasks, if still in the team (three queries)."""
+    assignees = set(
+        Task.objects.filter(milestone_id=milestone.pk, assignee__isnull=False).values_list(
+            "assignee_id", flat=True
+        )
+    )
+    plan = milestone.plan
+    people = {plan.owner_id} | set(plan.roles.values_list("user_id", flat=True)) | assignees
+    return people & set(
+        Membership.objects.filter(team_id=plan.team_id).values_list("user_id", flat=True)
+    )
+
+
+def plan_approvers(plan: Plan) -> set[int]:
+    """Who approves a plan sent for review: the approvers of its milestones,
+    or, when it has none, every member whose role may sign off."""
+    milestones = list(Milestone.objects.filter(plan_id=plan.pk))
+    for m in milestones:
+        m.plan = plan
+    people: set[int] = set().union(*milestone_approver_map(milestones).values())
+    if people:
+        return people
+    return {
+        user_id
+        for user_id, role in Membership.objects.filter(team_id=plan.team_id).values_list(
+            "user_id", "role"
+        )
+        if role_allows(role, Action.SIGN_OFF)
+    }
+
+
 def is_member(*, user_id: int, team_id: int) -> bool:
     return Membership.objects.filter(user_id=user_id, team_id=team_id).exists()
 
@@ -178,7 +211,7 @@ def feed_windows_for_user(
             plan__team_id__in=team_ids, plan__is_template=False, ends_at__gte=since
         )
         .filter(Q(milestone_id__in=milestone_ids) | Q(plan_id__in=plan_ids) | Q(plan__owner=user))
-        .select_related("plan")
+        .select_related("plan__owner")
         .order_by("starts_at")
     )
 
@@ -191,7 +224,7 @@ def feed_windows_for_team(
         MaintenanceWindow.objects.filter(
             plan__team=team, plan__is_template=False, ends_at__gte=since
         )
-        .select_related("plan")
+        .select_related("plan__owner")
         .order_by("starts_at")
     )
 

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from patchplan.accounts.models import User
 from patchplan.teams.models import Membership, Team
 from plans.choices import PlanStatus, TaskStatus
-from plans.models import MaintenanceWindow, Milestone, Task
+from plans.models import MaintenanceWindow, Milestone, Plan, Task, WindowServer
 from servers.models import hash_token
 
 from . import selectors
@@ -86,20 +86,24 @@ def delivery_batch_size() -> int:
     return _setting("NOTIFICATIONS_DELIVERY_BATCH", 10)
 
 
+def delivery_time_limit() -> int:
+    """Seconds a delivery task may run (its hard time limit)."""
+    return _setting("NOTIFICATIONS_DELIVERY_TIME_LIMIT_SECONDS", 60)
+
+
 def claim_timeout() -> timedelta:
-    # A delivery cannot outlive the task's hard time limit, so a claim older
-    # than that (plus a margin) belongs to a worker that died.
-    return timedelta(
-        seconds=_setting(
-            "NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", settings.CELERY_TASK_TIME_LIMIT + 60
-        )
-    )
+    # A delivery cannot outlive its task's hard time limit, so a claim older
+    # than that (plus a margin) belongs to a worker that died. Never below
+    # the limit, whatever the setting says: a live send must not be handed
+    # to a second worker.
+    configured = _setting("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", 90)
+    return timedelta(seconds=max(configured, delivery_time_limit() + 5))
 
 
 def requeue_after() -> timedelta:
     # Longer than a normal queue wait: re-queuing earlier only costs a
-    # duplicate message, which the claim turns into a no-op.
-    return timedelta(seconds=_setting("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 5 * 60))
+    # duplicate broker message, which the claim turns into a no-op.
+    return timedelta(seconds=_setting("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", 60))
 
 
 def zone_for(user: User, team: Team | None = None) -> ZoneInfo:
@@ -222,9 +226,77 @@ def _window_context(window: MaintenanceWindow) -> dict:
     }
 
 
-def window_updated(*, window: MaintenanceWindow, by: User | None) -> int:
+def window_state(window: MaintenanceWindow) -> dict:
+    """What a window looks like now, in the terms an update email compares:
+    its times, title, milestone and servers (two queries). The window
+    services take it before a change and pass it to events.window_changed."""
+    servers = dict(
+        WindowServer.objects.filter(window_id=window.pk)
+        .order_by("server__hostname")
+        .values_list("server_id", "server__hostname")
+    )
+    milestone = (
+        Milestone.objects.filter(pk=window.milestone_id).values_list("name", flat=True).first()
+        if window.milestone_id
+        else None
+    )
+    return {
+        "starts_at": window.starts_at.isoformat(),
+        "ends_at": window.ends_at.isoformat(),
+        "title": window.title,
+        "milestone": milestone or "",
+        "servers": {str(pk): host for pk, host in servers.items()},
+    }
+
+
+def window_changes(before: dict, after: dict) -> dict:
+    """was -> now for every changed thing: {"starts_at": [was, now], ...,
+    "servers_added": [hostnames], "servers_removed": [hostnames]}."""
+    changes: dict = {}
+    for key in ("starts_at", "ends_at", "title", "milestone"):
+        if before.get(key) != after.get(key):
+            changes[key] = [before.get(key), after.get(key)]
+    old, new = before.get("servers", {}), after.get("servers", {})
+    added = sorted(new[k] for k in set(new) - set(old))
+    removed = sorted(old[k] for k in set(old) - set(new))
+    if added:
+        changes["servers_added"] = added
+    if removed:
+        changes["servers_removed"] = removed
+    return changes
+
+
+def _merge_changes(older: dict, newer: dict) -> dict:
+    """An update not sent yet is replaced by a newer one: the newer email
+    says was -> now against what the person was last told (the older
+    one's "was"), so two quick edits read as one change."""
+    merged = dict(older)
+    for key in ("starts_at", "ends_at", "title", "milestone"):
+        if key in newer:
+            was = older[key][0] if key in older else newer[key][0]
+            merged[key] = [was, newer[key][1]]
+        if key in merged and merged[key][0] == merged[key][1]:
+            del merged[key]
+    added = set(older.get("servers_added", [])) | set(newer.get("servers_added", []))
+    removed = set(older.get("servers_removed", [])) | set(newer.get("servers_removed", []))
+    # Added then removed (or the reverse) is no change at all.
+    both = added & removed
+    for key, hosts in (("servers_added", added - both), ("servers_removed", removed - both)):
+        merged.pop(key, None)
+        if hosts:
+            merged[key] = sorted(hosts)
+    return merged
+
+
+def window_updated(
+    *, window: MaintenanceWindow, by: User | None, before: dict | None = None
+) -> int:
     """A window moved or changed: reminders for its old time are dropped, and
-    everyone who was told about it gets the update (same UID, new SEQUENCE)."""
+    everyone who was told about it gets the update (same UID, new SEQUENCE).
+
+    `before` is window_state() from before the change: the change set (was
+    -> now) is computed here, in the changing transaction, and kept in the
+    row, because by send time the old values are gone."""
     if window.cancelled_at is not None:
         return window_cancelled(window=window, by=by)
     start_key = window.starts_at.astimezone(ZoneInfo("UTC")).isoformat()
@@ -237,13 +309,19 @@ def window_updated(*, window: MaintenanceWindow, by: User | None) -> int:
     told = selectors.told_about_window(window.pk)
     if not told:
         return 0
+    changes = window_changes(before, window_state(window)) if before is not None else {}
     occurrence = f"{window.sequence}|{start_key}|{window.ends_at.isoformat()}"
-    # An update not yet sent is replaced by this newer one.
-    Notification.objects.filter(
+    # An update not yet sent is replaced by this newer one (its "was" kept).
+    unsent = Notification.objects.filter(
         object_type="window", object_id=window.pk, kind=Kind.WINDOW_UPDATED, status=Status.PENDING
-    ).exclude(occurrence=occurrence).update(status=Status.CANCELLED)
+    ).exclude(occurrence=occurrence)
+    older = unsent.order_by("pk").values_list("context", flat=True).first()
+    if older and older.get("changes"):
+        changes = _merge_changes(older["changes"], changes)
+    unsent.update(status=Status.CANCELLED)
     context = _window_context(window)
     context["by"] = by.display_name if by else ""
+    context["changes"] = changes
     return notify(
         recipients=told,
         kind=Kind.WINDOW_UPDATED,
@@ -308,6 +386,8 @@ def plan_status_changed(*, plan, old_status: str, new_status: str, by: User | No
         PlanStatus.ROLLED_BACK,
         PlanStatus.CANCELLED,
     }
+    if new_status == PlanStatus.IN_REVIEW:
+        return plan_sent_for_review(plan=plan, by=by)
     if new_status not in notable:
         return 0
     return notify(
@@ -373,6 +453,70 @@ def milestone_event(*, milestone: Milestone, kind: str, by: User | None, note: s
             "note": note[:500],
             "by": by.display_name if by else "",
         },
+    )
+
+
+def plan_sent_for_review(*, plan, by: User | None) -> int:
+    """Draft -> in review: the people who will approve it are asked to look."""
+    return notify(
+        recipients=selectors.plan_approvers(plan),
+        exclude=[by.pk if by else None],
+        kind=Kind.PLAN_SENT_FOR_REVIEW,
+        team_id=plan.team_id,
+        object_type="plan",
+        object_id=plan.pk,
+        occurrence=f"in_review@{timezone.now().isoformat()}",
+        context={
+            "title": f"For review: {plan.title}",
+            "path": _plan_path(plan.pk),
+            "by": by.display_name if by else "",
+        },
+    )
+
+
+def go_given(*, milestone: Milestone, by: User | None, note: str = "") -> int:
+    """The go for a milestone's work was approved: the plan's people (owner,
+    RACI, assignees of the milestone's tasks) may start."""
+    plan = milestone.plan
+    return notify(
+        recipients=selectors.milestone_people(milestone),
+        exclude=[by.pk if by else None],
+        kind=Kind.GO_GIVEN,
+        team_id=plan.team_id,
+        object_type="milestone",
+        object_id=milestone.pk,
+        occurrence=f"go@{timezone.now().isoformat()}",
+        context={
+            "title": f"Go: {plan.title}: {milestone.name}",
+            "path": _plan_path(plan.pk, f"milestone-{milestone.pk}"),
+            "by": by.display_name if by else "",
+            "note": note[:500],
+        },
+    )
+
+
+def window_started_early(*, window: MaintenanceWindow, by: User | None, reason: str = "") -> int:
+    """Work in a window started before it was planned to (or before its
+    milestone's go, with an override): the plan's people hear of it."""
+    plan = window.plan
+    people = selectors.plan_stakeholders(plan) | selectors.window_recipients(window)
+    started = window.actual_starts_at or timezone.now()
+    context = _window_context(window)
+    context.update(
+        title=f"Started early: {context['title']}",
+        by=by.display_name if by else "",
+        started_at=started.isoformat(),
+        reason=reason[:500],
+    )
+    return notify(
+        recipients=people,
+        exclude=[by.pk if by else None],
+        kind=Kind.WORK_STARTED_EARLY,
+        team_id=plan.team_id,
+        object_type="window",
+        object_id=window.pk,
+        occurrence=f"early@{started.isoformat()}",
+        context=context,
     )
 
 
@@ -618,6 +762,150 @@ def scan_overruns(now: datetime) -> int:
     return _insert_new(rows)
 
 
+GO_PLAN_STATUSES = (PlanStatus.APPROVED, PlanStatus.IN_PROGRESS)
+
+
+def _milestones_ready(plan: Plan, milestones: list[Milestone]) -> set[int]:
+    """The milestones whose checks all pass now (milestones without checks
+    excluded). The lead re-points this at the entry checks once phases have
+    them (issue 12); today readiness has one list per milestone."""
+    from plans.readiness import failing, plan_readiness
+
+    readiness = plan_readiness(plan, milestones)
+    return {pk for pk, checks in readiness.items() if checks and not failing(checks)}
+
+
+def scan_go_requests(now: datetime) -> int:
+    """The next milestone of an approved or running plan (its first one not
+    signed off) whose checks pass for the first time: ask its approvers for
+    the go, once. A later milestone waits its turn: its go comes after the
+    earlier ones. Readiness costs a fixed number of queries per plan still
+    waiting for a go (never per server or person); a milestone already asked
+    about is not read again."""
+    next_of_plan: dict[int, int] = {}
+    for plan_id, milestone_id in (
+        Milestone.objects.filter(
+            plan__status__in=GO_PLAN_STATUSES,
+            plan__is_template=False,
+            signed_off_at__isnull=True,
+        )
+        .order_by("plan_id", "position", "pk")
+        .values_list("plan_id", "pk")
+    ):
+        next_of_plan.setdefault(plan_id, milestone_id)
+    asked = set(
+        Notification.objects.filter(
+            kind=Kind.GO_REQUESTED,
+            object_type="milestone",
+            object_id__in=list(next_of_plan.values()),
+        ).values_list("object_id", flat=True)
+    )
+    waiting = {plan_id: pk for plan_id, pk in next_of_plan.items() if pk not in asked}
+    if not waiting:
+        return 0
+    plans = Plan.objects.in_bulk(list(waiting))
+    by_plan: dict[int, list[Milestone]] = {}
+    for m in Milestone.objects.filter(plan_id__in=list(waiting)).order_by(
+        "plan_id", "position", "pk"
+    ):
+        m.plan = plans[m.plan_id]
+        by_plan.setdefault(m.plan_id, []).append(m)
+    ready = [
+        m
+        for plan_id, milestones in by_plan.items()
+        for m in milestones
+        if m.pk == waiting[plan_id] and m.pk in _milestones_ready(plans[plan_id], milestones)
+    ]
+    approvers = selectors.milestone_approver_map(ready)
+    rows = [
+        Notification(
+            recipient_id=pk,
+            team_id=m.plan.team_id,
+            kind=Kind.GO_REQUESTED,
+            object_type="milestone",
+            object_id=m.pk,
+            occurrence="go",
+            due_at=now,
+            context={
+                "title": f"Go requested: {m.plan.title}: {m.name}",
+                "path": _plan_path(m.plan_id, f"milestone-{m.pk}"),
+            },
+        )
+        for m in ready
+        for pk in approvers.get(m.pk, ())
+    ]
+    return _insert_new(rows)
+
+
+REVIEW_LEADS_DAYS = (7, 0)
+REVIEW_HOUR = time(8, 0)
+
+
+def scan_reviews(now: datetime) -> int:
+    """A plan's (or template's) review-by date: its owner hears 7 days before
+    and on the day, at 08:00 team time, each once (the date and lead are the
+    occurrence; a review_by moved later is a new pair)."""
+    today = now.date()
+    plans = (
+        Plan.objects.filter(
+            review_by__gte=today - timedelta(days=1),
+            review_by__lte=today + timedelta(days=max(REVIEW_LEADS_DAYS) + 1),
+        )
+        .exclude(status__in=ENDED_PLAN_STATUSES, is_template=False)
+        .select_related("team")
+    )
+    rows = []
+    for plan in plans:
+        local_now = now.astimezone(plan.team.tzinfo)
+        due = [
+            d
+            for d in REVIEW_LEADS_DAYS
+            if local_now
+            >= datetime.combine(plan.review_by - timedelta(days=d), REVIEW_HOUR, local_now.tzinfo)
+        ]
+        if not due or local_now.date() > plan.review_by:
+            continue
+        lead = min(due)
+        rows.append(
+            Notification(
+                recipient_id=plan.owner_id,
+                team_id=plan.team_id,
+                kind=Kind.REVIEW_DUE,
+                object_type="plan",
+                object_id=plan.pk,
+                occurrence=f"{plan.review_by.isoformat()}|{lead}d",
+                due_at=datetime.combine(
+                    plan.review_by - timedelta(days=lead), REVIEW_HOUR, local_now.tzinfo
+                ),
+                context={
+                    "title": f"Review by {plan.review_by:%d %b %Y}: {plan.title}",
+                    "path": _plan_path(plan.pk),
+                    "review_by": plan.review_by.isoformat(),
+                    "days": lead,
+                },
+            )
+        )
+    return _insert_new(rows)
+
+
+def plan_scheduled(*, plan, schedule, occurs_on) -> int:
+    """A recurring schedule created this plan: tell its owner."""
+    return notify(
+        recipients=[plan.owner_id],
+        kind=Kind.PLAN_SCHEDULED,
+        team_id=plan.team_id,
+        object_type="plan",
+        object_id=plan.pk,
+        occurrence=f"schedule-{schedule.pk}|{occurs_on.isoformat()}",
+        context={
+            "title": f"New plan from a schedule: {plan.title}",
+            "path": _plan_path(plan.pk),
+            "occurs_on": occurs_on.isoformat(),
+            "rule": str(schedule.describe()),
+        },
+    )
+
+
 def scan_digests(now: datetime) -> int:
     rows = []
     for pref in NotificationPreference.objects.filter(digest=True).select_related("user"):
@@ -647,6 +935,14 @@ def reclaim_stale(now: datetime) -> int:
     ).update(status=Status.PENDING, queued_at=None, claimed_at=None)
 
 
+def _scheduled_plans(now: datetime) -> int:
+    # Recurring plans are the plans app's (its service notifies the owner
+    # through plan_scheduled); the one beat scan drives them.
+    from plans.services.schedules import schedules_run
+
+    return schedules_run(now=now)
+
+
 def notifications_scan(*, now: datetime | None = None) -> dict[str, int]:
     """The one periodic job (Celery beat, every minute): create the reminders
     that are due at `now`, hand back dead claims, queue every due unsent row."""
@@ -656,6 +952,9 @@ def notifications_scan(*, now: datetime | None = None) -> dict[str, int]:
         "tasks": scan_tasks(now),
         "signoffs": scan_pending_signoffs(now),
         "overruns": scan_overruns(now),
+        "go_requests": scan_go_requests(now),
+        "reviews": scan_reviews(now),
+        "occurrences": _scheduled_plans(now),
         "digests": scan_digests(now),
         "reclaimed": reclaim_stale(now),
     }

@@ -13,17 +13,26 @@ from __future__ import annotations
 import contextlib
 
 from celery import shared_task
+from django.conf import settings
 from django.core.mail import get_connection
 
 from . import services
 
+# The claim timeout (services.claim_timeout) is measured against this: a
+# delivery that cannot run longer than the limit cannot still be running
+# when its claim is taken back.
+_LIMITS = {
+    "time_limit": settings.NOTIFICATIONS_DELIVERY_TIME_LIMIT_SECONDS,
+    "soft_time_limit": max(1, settings.NOTIFICATIONS_DELIVERY_TIME_LIMIT_SECONDS - 10),
+}
 
-@shared_task(name="notifications.deliver", acks_late=True, ignore_result=True)
+
+@shared_task(name="notifications.deliver", acks_late=True, ignore_result=True, **_LIMITS)
 def deliver(notification_id: int) -> str:
     return services.notification_deliver(notification_id=notification_id)
 
 
-@shared_task(name="notifications.deliver_batch", acks_late=True, ignore_result=True)
+@shared_task(name="notifications.deliver_batch", acks_late=True, ignore_result=True, **_LIMITS)
 def deliver_batch(notification_ids: list[int]) -> dict[str, int]:
     """Deliver a few rows over one SMTP session. Each row is claimed on its
     own, so a batch run twice (redelivered after a worker died) sends

@@ -275,6 +275,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Notifications outbox (docs/notifications.md, "Nothing lost") ----------------
+# A delivery task may run at most this long (a batch of slow SMTP sends);
+# enforced by the prefork pool. The claim timeout must stay above it.
+NOTIFICATIONS_DELIVERY_TIME_LIMIT_SECONDS = env.int(
+    "NOTIFICATIONS_DELIVERY_TIME_LIMIT_SECONDS", default=60
+)
+# A pending row queued this long ago without being delivered: its broker
+# message is taken as lost and the scan queues it again.
+NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env.int("NOTIFICATIONS_REQUEUE_AFTER_SECONDS", default=60)
+# A row claimed ("sending") this long ago belongs to a worker that died.
+NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
 

@@ -46,7 +46,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         _EVERYONE | {Action.IMPORT_INVENTORY, Action.EXECUTE, Action.WORK_TASKS, Action.COMMENT}
     ),
     Role.APPROVER: frozenset(_EVERYONE | {Action.SIGN_OFF, Action.COMMENT}),
-    Role.VIEWER: frozenset(_EVERYONE),
+    # Stakeholders (application owners) are usually viewers: they may answer
+    # in the plan's comments when @mentioned, and do nothing else.
+    Role.VIEWER: frozenset(_EVERYONE | {Action.COMMENT}),
 }
 
 

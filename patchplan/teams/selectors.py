@@ -106,3 +106,27 @@ def team_members(*, team: Team) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("user__first_name", "user__last_name", "user__username")
     )
+
+
+MENTION_SUGGESTIONS = 8
+
+
+def mention_candidates(*, team_id: int, prefix: str) -> list[dict[str, str]]:
+    """Members of a team whose username or name starts with `prefix`, for the
+    @mention autocomplete (one query, at most MENTION_SUGGESTIONS rows)."""
+    from django.db.models import Q
+
+    prefix = prefix.strip()[:50]
+    rows = Membership.objects.filter(team_id=team_id)
+    if prefix:
+        rows = rows.filter(
+            Q(user__username__istartswith=prefix)
+            | Q(user__first_name__istartswith=prefix)
+            | Q(user__last_name__istartswith=prefix)
+        )
+    return [
+        {"username": username, "name": f"{first} {last}".strip() or username}
+        for username, first, last in rows.order_by("user__username").values_list(
+            "user__username", "user__first_name", "user__last_name"
+        )[:MENTION_SUGGESTIONS]
+    ]

@@ -22,8 +22,12 @@ from .plan import (
     Task,
     WindowServer,
 )
+from .schedule import Frequency, PlanOccurrence, PlanSchedule
 
 __all__ = [
+    "Frequency",
+    "PlanOccurrence",
+    "PlanSchedule",
     "AuditEvent",
     "BackupRecord",
     "ChecklistItem",

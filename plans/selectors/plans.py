@@ -385,3 +385,21 @@ def plan_page(*, plan: Plan, user) -> dict:
         "can_edit": user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN),
         "can_comment": user_can(user=user, team_id=plan.team_id, action=Action.COMMENT),
     }
+
+
+def schedules_of(*, plan: Plan) -> list:
+    """A template's recurring schedules with their next date (one query)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plans.models import PlanSchedule
+
+    today = timezone.localdate()
+    schedules = list(
+        PlanSchedule.objects.filter(template_id=plan.pk).select_related("owner").order_by("pk")
+    )
+    for schedule in schedules:
+        upcoming = schedule.dates(max(today, schedule.starts_on), today + timedelta(days=400))
+        schedule.next_date = upcoming[0] if upcoming else None
+    return schedules

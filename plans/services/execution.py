@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patchplan.notifications import events
 from plans.audit import audit_changes, audit_event
 from plans.choices import FINAL_EXECUTION_STATUSES, ExecutionStatus, PlanStatus
 from plans.models import ExecutionEvent, MaintenanceWindow, ServerExecution, WindowServer
@@ -225,7 +226,10 @@ def window_start(*, window: MaintenanceWindow, by) -> MaintenanceWindow:
     _check_window_open(window)
     if window.actual_starts_at is not None:
         raise ValidationError(_("This window has already started."))
-    return _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)
+    window = _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)
+    if window.actual_starts_at < window.starts_at:
+        events.window_started_early(window=window, by=by)
+    return window
 
 
 @transaction.atomic

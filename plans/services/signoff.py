@@ -204,4 +204,5 @@ def signoff_give(
             # The next milestone is now the one waiting: ask its approvers.
             following = milestones[[m.pk for m in milestones].index(milestone.pk) + 1]
             events.milestone_ready_for_signoff(milestone=following, by=by)
+            events.go_given(milestone=following, by=by)  # its work may start now
     return signoff

@@ -127,6 +127,7 @@ def window_update(
         downtimes=downtimes,
     )
     before = {"title": window.title, "starts_at": window.starts_at, "ends_at": window.ends_at}
+    state = events.window_state(window)  # for the update email's was -> now
     # The conditional UPDATE is the lock: of concurrent saves of one version, one wins.
     updated = MaintenanceWindow.objects.filter(
         pk=window.pk, version=version, cancelled_at=None
@@ -143,7 +144,7 @@ def window_update(
         raise StaleEdit(MaintenanceWindow.objects.filter(pk=window.pk).first())
     window.refresh_from_db()
     _set_servers(window, downtimes)
-    events.window_changed(window=window, by=by)
+    events.window_changed(window=window, by=by, before=state)
     from plans.audit import audit_changes
 
     after = {"title": window.title, "starts_at": window.starts_at, "ends_at": window.ends_at}

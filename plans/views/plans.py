@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +17,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.teams.roles import Action
-from patchplan.teams.selectors import check_team_action, user_can
-from plans import yaml_io
+from patchplan.teams.selectors import (
+    check_team_action,
+    mention_candidates,
+    role_in_team,
+    user_can,
+)
+from plans import workflow, yaml_io
 from plans.choices import PlanKind, PlanStatus, Risk
 from plans.forms.plans import (
     CommentForm,
@@ -128,6 +133,11 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "milestones_import_form": MilestonesImportForm(),
         "today": timezone.localdate(),
     }
+    if plan.is_template:
+        from plans.forms.schedules import ScheduleForm
+
+        context["schedules"] = selectors.schedules_of(plan=plan)
+        context["schedule_form"] = ScheduleForm(initial={"starts_on": timezone.localdate()})
     return render(request, "plans/plan_detail.html", context)
 
 
@@ -229,9 +239,11 @@ def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def plan_transition(request: HttpRequest, plan_id: int) -> HttpResponse:
-    # Membership (404) here; which role may make which move is the workflow table's
-    # call, inside the service (403 from PermissionDenied).
-    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.COMMENT)
+    # Membership (404) here, and a role that makes no move at all (403); which role
+    # may make which move is the workflow table's call, inside the service.
+    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
+    if not workflow.may_move_plans(role_in_team(user=request.user, team_id=plan.team_id)):
+        raise PermissionDenied(_("Your role may not change a plan's status."))
     form = TransitionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a status."))
@@ -469,6 +481,15 @@ def plan_activity(request: HttpRequest, plan_id: int) -> HttpResponse:
         "plans/partials/_activity.html",
         {"plan": plan, "activity": activity, "activity_more": more, "show_all": show_all},
     )
+
+
+@login_required
+@require_safe
+def mention_suggestions(request: HttpRequest, plan_id: int) -> JsonResponse:
+    """Team members for the @mention autocomplete of a plan's comment box."""
+    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.COMMENT)
+    results = mention_candidates(team_id=plan.team_id, prefix=request.GET.get("q", ""))
+    return JsonResponse({"results": results})
 
 
 @login_required

@@ -4,9 +4,10 @@ notifications for team admins; access and query budgets at two sizes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -217,13 +218,40 @@ def test_outsider_gets_nothing_of_another_team(
         assert secret not in body
 
 
+def test_plans_due_for_review_are_listed_soonest_first(client_for, team, planner, viewer):
+    with time_machine.travel(datetime(2026, 12, 3, 9, 0, tzinfo=UTC), tick=False):
+        today = timezone.localdate()
+        factories.PlanFactory(
+            team=team, owner=planner, title="overdue review", review_by=today - timedelta(days=2)
+        )
+        factories.PlanFactory(
+            team=team, owner=planner, title="cycle template", is_template=True, review_by=today
+        )
+        factories.PlanFactory(
+            team=team, owner=planner, title="next week", review_by=today + timedelta(days=7)
+        )
+        factories.PlanFactory(
+            team=team, owner=planner, title="far off", review_by=today + timedelta(days=8)
+        )
+        body = client_for(viewer).get(reverse("dashboard")).content.decode()
+    card = body.split('data-testid="due-for-review"')[1].split("</ul>")[0]
+    assert card.index("overdue review") < card.index("cycle template") < card.index("next week")
+    assert "far off" not in card
+    assert "(overdue)" in card and "(today)" in card and "Template" in card
+
+
 # --- Query budgets -----------------------------------------------------------
 
 
 def _grow(team, planner, approver, engineer, n):
     now = timezone.now()
     for i in range(n):
-        p = factories.PlanFactory(team=team, owner=planner, status=PlanStatus.IN_PROGRESS)
+        p = factories.PlanFactory(
+            team=team,
+            owner=planner,
+            status=PlanStatus.IN_PROGRESS,
+            review_by=now.date() + timedelta(days=i % 8),
+        )
         m = factories.MilestoneFactory(plan=p, name=f"m{i}", position=0, signoff_roles=["approver"])
         factories.WindowFactory(
             plan=p,
@@ -263,8 +291,9 @@ def test_dashboard_uses_a_fixed_number_of_queries(
     _grow(team, planner, approver, engineer, size)
     client = client_for(request.getfixturevalue(who))
     # session, user, memberships; my tasks, their checklists; my next windows; plans I
-    # own; milestones for my sign-off; failed notifications and their count (admins).
-    with django_assert_max_num_queries(10):
+    # own; milestones for my sign-off; failed notifications and their count (admins);
+    # plans due for review.
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("dashboard"))
     assert response.status_code == 200
     # session, user, memberships; status changes, comments, audit events.

@@ -109,7 +109,8 @@ def test_planner_schedules_window_engineer_gets_reminder_then_update(
     )
     [update] = [m for m in smtp.to(engineer.email) if m["Subject"].startswith("Window changed")]
     cal, event = ics_event(update)
-    assert str(cal["method"]) == "REQUEST"
+    assert str(cal["method"]) == "PUBLISH"  # a notice, not an invitation (issue 16)
+    assert "Start: " in parts(update)["text"] and " -> " in parts(update)["text"]
     assert str(event["uid"]) == str(first["uid"])
     assert int(event["sequence"]) > int(first["sequence"])
     assert event.decoded("dtstart") == moved.astimezone(UTC)

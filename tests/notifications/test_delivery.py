@@ -56,14 +56,18 @@ def test_reminder_email_arrives_with_both_parts_and_ics_in_recipient_zone(
         expected_span = f"{local_start:%H:%M}-{local_end:%H:%M} {local_start:%Z}"
         assert msg["Subject"].startswith("Window in 24 h: openssl security patch, 12 servers")
         assert expected_span in msg["Subject"]  # e.g. 09:59-10:59 EST
+        # The date is in the subject too, in the recipient's zone.
+        assert msg["Subject"].endswith(f"{local_start:%a %d %b %Y} {expected_span}")
         body = parts(msg)
         assert "openssl security patch" in body["text"]
         assert "America/New_York" in body["text"]
         assert "/notifications/preferences/" in body["text"]
         assert "<a href=" in body["html"] and "/notifications/preferences/" in body["html"]
-        assert body["ics_method"] == "REQUEST"
+        assert body["ics_method"] == "PUBLISH"
         cal, event = ics_event(msg)
-        assert str(cal["method"]) == "REQUEST"
+        assert str(cal["method"]) == "PUBLISH"
+        assert "attendee" not in event  # a notice, not an invitation to answer
+        assert str(event["organizer"]) == f"mailto:{people['planner'].email}"
         assert str(event["uid"]) == window_uid(window.pk) == f"window-{window.pk}@127.0.0.1"
         assert int(event["sequence"]) == 0
         assert event.decoded("dtstart") == window.starts_at.astimezone(UTC).replace(microsecond=0)
@@ -86,7 +90,7 @@ def test_reminder_across_midnight_has_dates(db, team, people):
         subject = build_message(n).subject
     start, end = window.starts_at.astimezone(ny), window.ends_at.astimezone(ny)
     assert (start.hour, start.minute, end.hour, end.minute) == (23, 30, 0, 30)
-    assert f"{start:%a %d %b} 23:30 - {end:%a %d %b} 00:30 {end:%Z}" in subject
+    assert f"{start:%a %d %b %Y} 23:30 - {end:%a %d %b %Y} 00:30 {end:%Z}" in subject
 
 
 def _zone(name):
@@ -123,7 +127,7 @@ def test_moved_window_sends_update_with_same_uid_higher_sequence(celery_worker, 
     assert event.decoded("dtstart") == window.starts_at.astimezone(UTC).replace(microsecond=0)
 
 
-def test_cancelled_window_sends_method_cancel_to_those_told(celery_worker, smtp, team, people):
+def test_cancelled_window_sends_cancelled_event_to_those_told(celery_worker, smtp, team, people):
     engineer = people["engineer"]
     w = make_window_world(
         team, owner=people["planner"], engineer=engineer, starts_in=timedelta(minutes=50)
@@ -135,13 +139,16 @@ def test_cancelled_window_sends_method_cancel_to_those_told(celery_worker, smtp,
     window.sequence += 1
     window.save()
     events.window_cancelled(window=window, by=people["planner"])
+    window_id = window.pk
     # Deleting the window afterwards does not stop the cancellation.
     window.delete()
     wait_until(lambda: len(smtp.messages) == 4)
     cancel = smtp.to(engineer.email)[-1]
-    assert parts(cancel)["ics_method"] == "CANCEL"
+    # PUBLISH semantics: the same event (UID), a higher SEQUENCE, CANCELLED.
+    assert parts(cancel)["ics_method"] == "PUBLISH"
     cal, event = ics_event(cancel)
-    assert str(cal["method"]) == "CANCEL"
+    assert str(cal["method"]) == "PUBLISH"
+    assert str(event["uid"]) == window_uid(window_id)
     assert str(event["status"]) == "CANCELLED"
     assert int(event["sequence"]) == 1
 

@@ -499,11 +499,15 @@ def test_comment_outsider_and_viewer(client_for, outsider, viewer, engineer, pla
     assert (
         client_for(outsider).post(f"/plans/{plan.pk}/comments/", {"body": "x"}).status_code == 404
     )
-    assert client_for(viewer).post(f"/plans/{plan.pk}/comments/", {"body": "x"}).status_code == 403
+    # Viewers (stakeholders) may answer in the comments, and only that.
+    assert client_for(viewer).post(f"/plans/{plan.pk}/comments/", {"body": "x"}).status_code == 302
     assert (
         client_for(engineer).post(f"/plans/{plan.pk}/comments/", {"body": "ok"}).status_code == 302
     )
-    assert Comment.objects.count() == 1
+    assert Comment.objects.count() == 2
+    # Commenting is all a viewer gained: status moves and edits stay refused.
+    moved = client_for(viewer).post(f"/plans/{plan.pk}/status/", {"to_status": "in_review"})
+    assert moved.status_code == 403
 
 
 def test_activity_lists_status_changes_and_comments_newest_first(
