@@ -5,6 +5,7 @@ own) killed and restarted under a running worker. The SMTP server is real
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest

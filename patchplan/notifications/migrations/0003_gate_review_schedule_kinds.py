@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0001_outbox_preferences_feeds"),
+        ("notifications", "0002_hash_calendar_feed_tokens"),
     ]
 
     operations = [
