@@ -24,6 +24,16 @@ app.conf.beat_schedule = {
 }
 
 
+# Advisory feeds, daily by default; off unless ADVISORY_REFRESH is on (the
+# embedded default leaves it off: it downloads tens of MB).
+if app.conf.get("ADVISORY_REFRESH"):
+    app.conf.beat_schedule["advisories-refresh"] = {
+        "task": "advisories.refresh",
+        "schedule": app.conf.get("ADVISORY_REFRESH_HOURS", 24) * 3600.0,
+        "options": {"expires": 3600},
+    }
+
+
 @app.task(name="patchplan.ping")
 def ping() -> str:
     """A no-op used by health checks and tests to prove a worker answers."""

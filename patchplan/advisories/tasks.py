@@ -1,0 +1,57 @@
+"""Celery adapters: load ids, call the service, own the retry policy."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from .feeds import FeedError
+from .matching import match_servers
+from .models import FleetMatchRun
+from .services import advisories_import, source_settings
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="advisories.rematch_fleet", acks_late=True)
+def rematch_fleet() -> int:
+    """Recompute every server's matches after an advisory refresh, with progress."""
+    run = FleetMatchRun.objects.create(releases_total=2)
+
+    def progress(done: int, total: int) -> None:
+        # Its own statement outside the matching transaction would need a second
+        # connection; the page reads start/finish, and this records the steps.
+        FleetMatchRun.objects.filter(pk=run.pk).update(releases_done=done, releases_total=total)
+
+    try:
+        count = match_servers(None, progress=progress)
+    except Exception as error:
+        FleetMatchRun.objects.filter(pk=run.pk).update(
+            error=str(error)[:2000], finished_at=timezone.now()
+        )
+        raise
+    FleetMatchRun.objects.filter(pk=run.pk).update(
+        finished_at=timezone.now(), releases_done=2, releases_total=2
+    )
+    return count
+
+
+@shared_task(name="advisories.refresh")
+def refresh_advisories() -> dict[str, str]:
+    """The scheduled refresh: each enabled source, each in its own transaction.
+
+    One source failing (recorded on its SourceState) does not stop the others."""
+    results = {}
+    for source, conf in source_settings().items():
+        if not conf.get("enabled"):
+            continue
+        for url in conf.get("urls", []):
+            try:
+                stats = advisories_import(source=source, location=url)
+            except FeedError as error:
+                results[f"{source} {url}"] = f"failed: {error}"
+            else:
+                results[f"{source} {url}"] = stats.summary()
+    return results
