@@ -184,3 +184,89 @@ def match_servers(
     if progress:
         progress(2, 2)
     return count
+
+
+def match_server(server: Server) -> int:
+    """Recompute one server's matches after its import: 2 to 4 queries (its
+    vulnerable candidates, its open matches, then only what changed)."""
+    release = server.effective_release
+    family = server.package_family or "deb"
+    now = timezone.now()
+    current: dict[tuple[int, str], tuple[str, str, str]] = {}
+    if release:
+        sp = ServerPackage._meta.db_table
+        ap = AffectedPackage._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT DISTINCT {_SRC}, {_VER}, a.vulnerability_id, a.status,
+                       a.fixed_version
+                FROM {sp} sp JOIN {ap} a ON a.release = %s AND a.package = {_SRC}
+                WHERE sp.server_id = %s AND a.status <> %s""",  # noqa: S608
+                [release, server.pk, FixStatus.NOT_AFFECTED],
+            )
+            rows = [
+                (release, source, version, vid, status, fixed, family)
+                for source, version, vid, status, fixed in cursor.fetchall()
+            ]
+        for _rel, source, installed, vid, fixed, status in sorted(_vulnerable(rows)):
+            key = (vid, source)
+            if key not in current:  # the lowest installed version of the source
+                current[key] = (installed, fixed, status)
+    existing = {
+        (m.vulnerability_id, m.package): m
+        for m in Match.objects.filter(server_id=server.pk).only(
+            "pk",
+            "vulnerability_id",
+            "package",
+            "installed_version",
+            "fixed_version",
+            "status",
+            "first_seen_at",
+            "resolved_at",
+        )
+    }
+    upsert = []
+    for (vid, source), (installed, fixed, status) in current.items():
+        old = existing.get((vid, source))
+        if (
+            old is not None
+            and old.resolved_at is None
+            and (
+                old.installed_version,
+                old.fixed_version,
+                old.status,
+            )
+            == (installed, fixed, status)
+        ):
+            continue
+        reopened = old is None or old.resolved_at is not None
+        upsert.append(
+            Match(
+                team_id=server.team_id,
+                server_id=server.pk,
+                vulnerability_id=vid,
+                package=source,
+                installed_version=installed,
+                fixed_version=fixed,
+                status=status,
+                first_seen_at=now if reopened else old.first_seen_at,
+                resolved_at=None,
+            )
+        )
+    if upsert:
+        Match.objects.bulk_create(
+            upsert,
+            update_conflicts=True,
+            unique_fields=["server", "vulnerability", "package"],
+            update_fields=[
+                "installed_version",
+                "fixed_version",
+                "status",
+                "first_seen_at",
+                "resolved_at",
+            ],
+        )
+    gone = [m.pk for key, m in existing.items() if m.resolved_at is None and key not in current]
+    if gone:
+        Match.objects.filter(pk__in=gone).update(resolved_at=now)
+    return len(current)

@@ -17,7 +17,7 @@ from typing import IO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, Max, OuterRef, Subquery, Value, When
+from django.db.models import Case, CharField, Exists, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -296,3 +296,107 @@ def remediation_policy_set(*, team, by, **days: int) -> RemediationPolicy:
         setattr(policy, name, int(value))
     policy.save()
     return policy
+
+
+# --- Plan the fix -------------------------------------------------------------
+
+_RISK_FOR_SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}
+_ENV_ORDER = {"development": 0, "staging": 1, "other": 2, "production": 3}
+
+
+def _minimum_versions(pairs: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Package -> the lowest fixed version named for it (family-aware ordering)."""
+    from servers.versions import compare_versions
+
+    out: dict[str, str] = {}
+    for name, version, family in pairs:
+        if not version:
+            continue
+        current = out.get(name)
+        try:
+            if current is None or compare_versions(version, current, family=family) < 0:
+                out[name] = version
+        except ValueError:
+            out.setdefault(name, version)
+    return out
+
+
+@transaction.atomic
+def plan_the_fix(*, team, vulnerability: Vulnerability, by):
+    """Create a draft security-patch plan for one vulnerability: the team's affected
+    servers in scope, the CVE and its advisories as references, and the binary
+    packages to update with their fixed versions as verification targets.
+
+    Servers of several releases get the lowest fixed version among their
+    releases as the target (a plan per release is stricter: filter first)."""
+    from plans.choices import PlanKind
+    from plans.services.plans import plan_create, plan_scope_add, reference_parse
+    from servers.models import Server, ServerPackage
+
+    from .models import Match
+
+    matches = list(
+        Match.objects.filter(team_id=team.pk, vulnerability=vulnerability, resolved_at=None)
+        .select_related("server")
+        .order_by("server__hostname")
+    )
+    if not matches:
+        raise ValidationError(
+            _("No server of this team is affected by %(id)s.") % {"id": vulnerability.ident}
+        )
+    servers = sorted(
+        {m.server_id: m.server for m in matches}.values(),
+        key=lambda s: (_ENV_ORDER.get(s.environment, 2), s.hostname),
+    )
+    sources = {m.package for m in matches}
+    source_fixed = _minimum_versions(
+        (m.package, m.fixed_version, m.server.package_family) for m in matches
+    )
+    # The binaries built from those sources on the affected servers are what a
+    # listing shows after patching; each gets its source's fixed version.
+    binaries = (
+        ServerPackage.objects.filter(server_id__in=[s.pk for s in servers])
+        .filter(Q(source_name__in=sources) | Q(source_name="", name__in=sources))
+        .values_list("name", "source_name")
+        .distinct()
+    )
+    targets: dict[str, str] = {}
+    for name, source_name in sorted(binaries):
+        fixed = source_fixed.get(source_name or name)
+        if fixed:
+            targets[name] = fixed
+    packages = sorted({name for name, _source in binaries})
+
+    refs = []
+    for text in [vulnerability.ident, *vulnerability.advisories]:
+        try:
+            ref = reference_parse(text)
+        except ValidationError:
+            continue  # an advisory id PatchPlan has no link pattern for (ALSA-...)
+        if ref not in refs:
+            refs.append(ref)
+    order = ", ".join(f"{s.hostname} ({s.environment})" for s in servers)
+    fixes = ", ".join(f"{name} >= {version}" for name, version in targets.items())
+    plan = plan_create(
+        team=team,
+        title=(
+            _("Fix %(id)s (%(pkgs)s)")
+            % {"id": vulnerability.ident, "pkgs": ", ".join(sorted(sources))}
+        )[:150],
+        owner=by,
+        by=by,
+        references=refs,
+        kind=PlanKind.SECURITY_PATCH,
+        risk=_RISK_FOR_SEVERITY.get(vulnerability.severity, "medium"),
+        objective=(vulnerability.description or vulnerability.ident)[:5000],
+        success_criteria=(
+            _("Every server in scope runs %(fixes)s.") % {"fixes": fixes}
+            if fixes
+            else _("No fixed version is published yet: mitigate and re-check.")
+        ),
+        test_procedure=_("Suggested order, staging first: %(order)s.") % {"order": order},
+        packages=packages,
+        package_targets=targets,
+    )
+    plan_scope_add(plan=plan, servers=Server.objects.filter(pk__in=[s.pk for s in servers]), by=by)
+    return plan
