@@ -205,7 +205,9 @@ def osv_record(record: dict) -> FeedRecord | None:
         rows.append((found[1], str(package["name"]), status, fixed, ""))
     if not rows:
         return None
-    advisory = [] if osv_id.startswith("CVE-") else [osv_id]
+    # DSA-/USN-/ALSA- ids are advisories; "DEBIAN-CVE-..." and "UBUNTU-CVE-..."
+    # are a distribution's record of the CVE itself.
+    advisory = [] if "CVE-" in osv_id else [osv_id]
     return FeedRecord(
         key=osv_id,
         content_hash=_hash(record),
