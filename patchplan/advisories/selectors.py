@@ -17,7 +17,7 @@ from plans.models import Plan, PlanReference
 from servers.choices import Criticality, Environment
 from servers.models import Server, ServerPackage
 
-from .choices import RANK_SEVERITY, SEVERITY_RANK, MatchStatus, Severity
+from .choices import SEVERITY_RANK, MatchStatus, Severity
 from .models import (
     DEFAULT_TARGET_DAYS,
     AffectedPackage,
@@ -232,46 +232,43 @@ class SeverityPosture:
 
 def remediation_posture(*, team: Team, now=None) -> list[SeverityPosture]:
     """Per severity: open vulnerable (server, CVE) pairs, those open longer than the
-    team's target, and the mean time to remediate of resolved ones. Two queries."""
+    team's target, and the mean time to remediate of resolved ones. Two queries
+    (the targets, one aggregate)."""
     now = now or timezone.now()
     targets = remediation_targets(team=team)
-    open_rows = {
+    severities = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+    past = {
+        f"past_{s.value}": Count(
+            "pk",
+            filter=Q(
+                resolved_at=None,
+                vulnerability__severity_rank=SEVERITY_RANK[s],
+                first_seen_at__lt=now - timedelta(days=targets[s.value]),
+            ),
+        )
+        for s in severities
+    }
+    rows = {
         r["vulnerability__severity_rank"]: r
-        for r in Match.objects.filter(team_id=team.pk, resolved_at=None)
+        for r in Match.objects.filter(team_id=team.pk)
         .values("vulnerability__severity_rank")
         .annotate(
-            open=Count("pk"),
-            **{
-                f"past_{rank}": Count(
-                    "pk",
-                    filter=Q(
-                        first_seen_at__lt=now
-                        - timedelta(days=targets.get(RANK_SEVERITY[rank].value, 3650))
-                    ),
-                )
-                for rank in RANK_SEVERITY
-                if RANK_SEVERITY[rank].value in targets
-            },
+            open=Count("pk", filter=Q(resolved_at=None)),
+            mean=Avg(F("resolved_at") - F("first_seen_at"), filter=Q(resolved_at__isnull=False)),
+            **past,
         )
     }
-    mttr = {
-        r["vulnerability__severity_rank"]: r["mean"]
-        for r in Match.objects.filter(team_id=team.pk, resolved_at__isnull=False)
-        .values("vulnerability__severity_rank")
-        .annotate(mean=Avg(F("resolved_at") - F("first_seen_at")))
-    }
     out = []
-    for severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW):
-        rank = SEVERITY_RANK[severity]
-        row = open_rows.get(rank, {})
-        mean = mttr.get(rank)
+    for severity in severities:
+        row = rows.get(SEVERITY_RANK[severity], {})
+        mean = row.get("mean")
         out.append(
             SeverityPosture(
                 severity=severity.value,
                 label=str(severity.label),
                 target_days=targets[severity.value],
                 open=row.get("open", 0),
-                past_target=row.get(f"past_{rank}", 0),
+                past_target=row.get(f"past_{severity.value}", 0),
                 mttr_days=round(mean.total_seconds() / 86400, 1) if mean is not None else None,
             )
         )

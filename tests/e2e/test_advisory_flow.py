@@ -54,8 +54,8 @@ def test_from_advisory_to_closed_cve(
     planner,
     engineer,
     approver,
-    celery_worker,
-    tmp_path,  # noqa: F811
+    celery_worker,  # noqa: F811
+    tmp_path,
 ):
     url = live_server.url
     prd = factories.ServerFactory(
