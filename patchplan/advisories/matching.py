@@ -269,4 +269,9 @@ def match_server(server: Server) -> int:
     gone = [m.pk for key, m in existing.items() if m.resolved_at is None and key not in current]
     if gone:
         Match.objects.filter(pk__in=gone).update(resolved_at=now)
+    new = [m.vulnerability_id for m in upsert if m.first_seen_at == now]
+    if new and server.environment == "production":
+        from .services import exposure_alerts
+
+        exposure_alerts(team_ids=[server.team_id], vulnerability_ids=new)
     return len(current)

@@ -400,3 +400,90 @@ def plan_the_fix(*, team, vulnerability: Vulnerability, by):
     )
     plan_scope_add(plan=plan, servers=Server.objects.filter(pk__in=[s.pk for s in servers]), by=by)
     return plan
+
+
+# --- alerts ---------------------------------------------------------------------
+
+ALERT_HOSTS = 10
+
+
+def exposure_alerts(
+    *, team_ids: Iterable[int] | None = None, vulnerability_ids: Iterable[int] | None = None
+) -> int:
+    """Tell each team's planners, once per vulnerability, when a critical or
+    known-exploited one affects its production servers (the outbox's unique key
+    makes a repeat a no-op). Returns the rows written."""
+    from django.urls import reverse
+
+    from patchplan.notifications.models import Kind
+    from patchplan.notifications.services import notify
+    from patchplan.teams.models import Membership
+    from patchplan.teams.roles import Role
+    from servers.choices import Environment
+
+    from .choices import Severity
+    from .models import Match
+
+    matches = Match.objects.filter(
+        resolved_at=None, server__environment=Environment.PRODUCTION
+    ).filter(Q(vulnerability__severity=Severity.CRITICAL) | Q(vulnerability__known_exploited=True))
+    if team_ids is not None:
+        matches = matches.filter(team_id__in=list(team_ids))
+    if vulnerability_ids is not None:
+        matches = matches.filter(vulnerability_id__in=list(vulnerability_ids))
+    exposures: dict[tuple[int, int], list[str]] = {}
+    facts: dict[int, Vulnerability] = {}
+    for team_id, hostname, vuln in (
+        (m.team_id, m.server.hostname, m.vulnerability)
+        for m in matches.select_related("server", "vulnerability").only(
+            "team_id",
+            "server__hostname",
+            "vulnerability__ident",
+            "vulnerability__severity",
+            "vulnerability__known_exploited",
+            "vulnerability__description",
+        )
+    ):
+        hosts = exposures.setdefault((team_id, vuln.pk), [])
+        if hostname not in hosts:
+            hosts.append(hostname)
+        facts[vuln.pk] = vuln
+    if not exposures:
+        return 0
+    planners: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for team_id, user_id, role, team_name in Membership.objects.filter(
+        team_id__in={t for t, _v in exposures}, role__in=[Role.PLANNER, Role.ADMIN]
+    ).values_list("team_id", "user_id", "role", "team__name"):
+        names[team_id] = team_name
+        if role == Role.PLANNER:
+            planners.setdefault(team_id, []).append(user_id)
+    # A team without planners: its admins hear of it instead.
+    for team_id, user_id in Membership.objects.filter(
+        team_id__in=set(names) - set(planners), role=Role.ADMIN
+    ).values_list("team_id", "user_id"):
+        planners.setdefault(team_id, []).append(user_id)
+    written = 0
+    for (team_id, vuln_id), hosts in sorted(exposures.items()):
+        vuln = facts[vuln_id]
+        hosts.sort()
+        written += notify(
+            recipients=planners.get(team_id, []),
+            kind=Kind.ADVISORY,
+            team_id=team_id,
+            object_type="vulnerability",
+            object_id=vuln_id,
+            occurrence="exposed",
+            context={
+                "title": f"{vuln.ident} affects production servers",
+                "path": reverse("vulnerability_detail", args=[vuln.ident]),
+                "ident": vuln.ident,
+                "severity": vuln.severity,
+                "known_exploited": vuln.known_exploited,
+                "summary": vuln.description[:500],
+                "team": names.get(team_id, ""),
+                "hosts": hosts[:ALERT_HOSTS],
+                "count": len(hosts),
+            },
+        )
+    return written

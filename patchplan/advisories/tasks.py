@@ -10,7 +10,7 @@ from django.utils import timezone
 from .feeds import FeedError
 from .matching import match_servers
 from .models import FleetMatchRun
-from .services import advisories_import, source_settings
+from .services import advisories_import, exposure_alerts, source_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def rematch_fleet() -> int:
     FleetMatchRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(), releases_done=2, releases_total=2
     )
+    exposure_alerts()
     return count
 
 

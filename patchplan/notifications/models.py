@@ -33,6 +33,7 @@ class Kind(models.TextChoices):
     PLAN_STATUS = "plan_status", _("Plan status changed")
     MENTION = "mention", _("Mentioned in a comment")
     DIGEST = "digest", _("Daily digest")
+    ADVISORY = "advisory", _("Critical or exploited vulnerability")
 
 
 class Group(models.TextChoices):
@@ -43,6 +44,7 @@ class Group(models.TextChoices):
     SIGNOFFS = "signoffs", _("Sign-offs (requests, decisions)")
     STATUS = "status", _("Plan status changes")
     MENTIONS = "mentions", _("@mentions in comments")
+    SECURITY = "security", _("Critical or exploited vulnerabilities on production servers")
 
 
 KIND_GROUP: dict[str, str] = {
@@ -59,6 +61,7 @@ KIND_GROUP: dict[str, str] = {
     Kind.MILESTONE_REJECTED: Group.SIGNOFFS,
     Kind.PLAN_STATUS: Group.STATUS,
     Kind.MENTION: Group.MENTIONS,
+    Kind.ADVISORY: Group.SECURITY,
 }
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from patchplan.advisories.feeds import READERS, FeedError
 from patchplan.advisories.matching import match_servers
-from patchplan.advisories.services import advisories_import
+from patchplan.advisories.services import advisories_import, exposure_alerts
 
 
 class Command(BaseCommand):
@@ -34,4 +34,5 @@ class Command(BaseCommand):
         if not options["no_rematch"] and (stats.changed or stats.removed):
             # In the foreground: a command run by hand shows the result when done.
             count = match_servers(None)
+            exposure_alerts()
             self.stdout.write(f"fleet rematched: {count} open matches")
