@@ -117,14 +117,18 @@ def match_servers(
             cursor.execute("ANALYZE pp_match_scope")
         sp = ServerPackage._meta.db_table
         ap = AffectedPackage._meta.db_table
-        # Distinct tuples per release: each installed version compared once.
+        # Distinct (release, source, version) first: 5,000 servers running the
+        # same versions collapse to a few thousand tuples before the advisory join.
         cursor.execute(
-            f"""SELECT DISTINCT r.release, {_SRC}, {_VER}, a.vulnerability_id, a.status,
-                   a.fixed_version, r.family
-            FROM {sp} sp
-            JOIN pp_match_scope r ON r.server_id = sp.server_id
-            JOIN {ap} a ON a.release = r.release AND a.package = {_SRC}
-            WHERE r.release <> '' AND a.status <> %s""",  # noqa: S608
+            f"""WITH installed AS (
+                SELECT DISTINCT r.release, {_SRC} AS source, {_VER} AS version, r.family
+                FROM {sp} sp JOIN pp_match_scope r ON r.server_id = sp.server_id
+                WHERE r.release <> '')
+            SELECT i.release, i.source, i.version, a.vulnerability_id, a.status,
+                   a.fixed_version, i.family
+            FROM installed i
+            JOIN {ap} a ON a.release = i.release AND a.package = i.source
+            WHERE a.status <> %s""",  # noqa: S608
             [FixStatus.NOT_AFFECTED],
         )
         vulnerable = _vulnerable(cursor.fetchall())

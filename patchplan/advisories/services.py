@@ -16,9 +16,8 @@ from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, CharField, Exists, Max, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -97,73 +96,82 @@ def _flush(source: str, batch: dict[str, FeedRecord], existing: dict, touched: s
             for rec in batch.values()
         ]
     )
-    through = AdvisoryRecord.vulnerabilities.through
     links, packages = [], []
     for record, rec in zip(records, batch.values(), strict=True):
         for ident in dict.fromkeys(rec.idents):
             vid = vuln_ids[ident[:64]]
             touched.add(vid)
-            links.append(through(advisoryrecord_id=record.pk, vulnerability_id=vid))
+            links.append((record.pk, vid))
             packages.extend(
-                AffectedPackage(
-                    record_id=record.pk,
-                    vulnerability_id=vid,
-                    release=release[:40],
-                    package=package[:200],
-                    status=status,
-                    fixed_version=fixed[:200],
-                    urgency=urgency[:30],
-                )
+                (record.pk, vid, release[:40], package[:200], status, fixed[:200], urgency[:30])
                 for release, package, status, fixed, urgency in rec.packages
             )
-    through.objects.bulk_create(links, batch_size=_BATCH)
-    AffectedPackage.objects.bulk_create(packages, batch_size=_BATCH)
+    _insert(
+        AdvisoryRecord.vulnerabilities.through._meta.db_table,
+        ["advisoryrecord_id", "vulnerability_id"],
+        links,
+    )
+    _insert(
+        AffectedPackage._meta.db_table,
+        [
+            "record_id",
+            "vulnerability_id",
+            "release",
+            "package",
+            "status",
+            "fixed_version",
+            "urgency",
+        ],
+        packages,
+    )
+
+
+def _insert(table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Multi-row INSERTs without model instances: an import writes hundreds of
+    thousands of rows, and bulk_create spends most of its time building objects."""
+    if not rows:
+        return
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - model tables
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _BATCH):
+            batch = rows[start : start + _BATCH]
+            cursor.execute(sql + ", ".join([marks] * len(batch)), [v for r in batch for v in r])
 
 
 def _refresh_vulnerabilities(ids: Iterable[int]) -> None:
-    """Derive severity, score, known-exploited and description from the records."""
+    """Derive severity, score, known-exploited and description from the records:
+    one UPDATE ... FROM an aggregate per 5,000 vulnerabilities."""
     ids = sorted(ids)
-    through = AdvisoryRecord.vulnerabilities.through
-    of_vuln = through.objects.filter(vulnerability_id=OuterRef("pk"))
+    vuln = Vulnerability._meta.db_table
+    record = AdvisoryRecord._meta.db_table
+    through = AdvisoryRecord.vulnerabilities.through._meta.db_table
+    severity = " ".join(f"WHEN {rank} THEN '{sev.value}'" for rank, sev in RANK_SEVERITY.items())
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        rank = Coalesce(
-            Subquery(
-                of_vuln.values("vulnerability_id")
-                .annotate(m=Max("advisoryrecord__severity_rank"))
-                .values("m")[:1]
-            ),
-            Value(0),
-        )
-        Vulnerability.objects.filter(pk__in=chunk).update(
-            severity_rank=rank,
-            cvss_score=Subquery(
-                of_vuln.values("vulnerability_id")
-                .annotate(m=Max("advisoryrecord__cvss_score"))
-                .values("m")[:1]
-            ),
-            known_exploited=Exists(of_vuln.filter(advisoryrecord__source=Source.KEV)),
-            description=Coalesce(
-                Subquery(
-                    of_vuln.exclude(advisoryrecord__summary="")
-                    .exclude(advisoryrecord__source=Source.KEV)
-                    .order_by("advisoryrecord__source")
-                    .values("advisoryrecord__summary")[:1]
-                ),
-                Subquery(of_vuln.values("advisoryrecord__summary")[:1]),
-                Value(""),
-            ),
-        )
-        Vulnerability.objects.filter(pk__in=chunk).update(
-            severity=Case(
-                *[When(severity_rank=r, then=Value(s.value)) for r, s in RANK_SEVERITY.items()],
-                default=Value("unknown"),
-                output_field=CharField(),
+        marks = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {vuln} SET severity_rank = a.rank,
+                    severity = CASE a.rank {severity} ELSE 'unknown' END,
+                    cvss_score = a.score,
+                    known_exploited = a.kev = 1,
+                    description = COALESCE(a.summary, {vuln}.description)
+                FROM (SELECT t.vulnerability_id AS vid, MAX(r.severity_rank) AS rank,
+                        MAX(r.cvss_score) AS score,
+                        MAX(CASE WHEN r.source = %s THEN 1 ELSE 0 END) AS kev,
+                        COALESCE(MAX(CASE WHEN r.source <> %s AND r.summary <> ''
+                                     THEN r.summary END),
+                                 MAX(NULLIF(r.summary, ''))) AS summary
+                      FROM {through} t JOIN {record} r ON r.id = t.advisoryrecord_id
+                      WHERE t.vulnerability_id IN ({marks})
+                      GROUP BY t.vulnerability_id) a
+                WHERE {vuln}.id = a.vid""",  # noqa: S608
+                [Source.KEV, Source.KEV, *chunk],
             )
-        )
         # KEV facts and advisory ids come from the records' data (few rows).
         facts: dict[int, dict] = {}
-        for vid, source, data in through.objects.filter(
+        for vid, source, data in AdvisoryRecord.vulnerabilities.through.objects.filter(
             vulnerability_id__in=chunk, advisoryrecord__source__in=[Source.KEV, Source.OSV]
         ).values_list("vulnerability_id", "advisoryrecord__source", "advisoryrecord__data"):
             entry = facts.setdefault(vid, {"advisories": [], "kev": None})
@@ -171,15 +179,24 @@ def _refresh_vulnerabilities(ids: Iterable[int]) -> None:
                 entry["kev"] = data
             entry["advisories"].extend(data.get("advisories", []))
         rows = []
-        for vuln in Vulnerability.objects.filter(pk__in=chunk).only(
+        for row in Vulnerability.objects.filter(pk__in=chunk).only(
             "pk", "advisories", "kev_date_added", "kev_ransomware"
         ):
-            entry = facts.get(vuln.pk, {"advisories": [], "kev": None})
+            entry = facts.get(row.pk, {"advisories": [], "kev": None})
             kev = entry["kev"] or {}
-            vuln.advisories = sorted(set(entry["advisories"]))
-            vuln.kev_date_added = kev.get("date_added")
-            vuln.kev_ransomware = bool(kev.get("ransomware"))
-            rows.append(vuln)
+            wanted = (
+                sorted(set(entry["advisories"])),
+                kev.get("date_added"),
+                bool(kev.get("ransomware")),
+            )
+            current = (
+                row.advisories,
+                row.kev_date_added.isoformat() if row.kev_date_added else None,
+                row.kev_ransomware,
+            )
+            if wanted != current:  # most vulnerabilities have neither: nothing to write
+                row.advisories, row.kev_date_added, row.kev_ransomware = wanted
+                rows.append(row)
         Vulnerability.objects.bulk_update(
             rows, ["advisories", "kev_date_added", "kev_ransomware"], batch_size=_BATCH
         )
