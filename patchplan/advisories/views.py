@@ -154,6 +154,19 @@ def server_vulnerabilities(request: HttpRequest, server_id: int) -> HttpResponse
     )
 
 
+@login_required
+@require_safe
+def remediation_card(request: HttpRequest) -> HttpResponse:
+    """The dashboard's remediation card (loaded with htmx, outside the dashboard's
+    own query budget): open CVEs against the team's targets."""
+    team = _team(request)
+    return render(
+        request,
+        "advisories/partials/_posture.html",
+        {"posture": selectors.remediation_posture(team=team), "compact": True},
+    )
+
+
 def _require_staff(request: HttpRequest) -> None:
     # Advisory data is global (every team reads it): only site staff replace it.
     if not request.user.is_staff:

@@ -161,3 +161,20 @@ def test_feed_page_shows_errors_and_only_staff_upload(client_for, admin, tmp_pat
     assert "a KEV entry without a cveID" in response.content.decode()
     page = client.get(reverse("advisory_sources")).content.decode()
     assert "a KEV entry without a cveID" in page and "previous data is still in use" in page
+
+
+def test_dashboard_card_counts_open_cves_past_target(client_for, planner, team, feeds):
+    import time_machine
+
+    from patchplan.advisories.services import remediation_policy_set
+
+    remediation_policy_set(team=team, by=planner, critical_days=2)
+    with time_machine.travel("2026-12-01 12:00Z", tick=False):
+        server = ServerFactory(team=team)
+        inventory_import(server=server, data="openssl\t3.0.19-1~deb12u2\tamd64\n", source="upload")
+    for now, past in [("2026-12-03 11:00Z", "0"), ("2026-12-03 13:00Z", "1")]:
+        with time_machine.travel(now, tick=False):
+            client = client_for(planner)  # logged in at the travelled time
+            body = client.get(reverse("remediation_card")).content.decode()
+            assert f'data-testid="posture-past-critical">{past}<' in body
+            assert 'hx-get="/vulnerabilities/dashboard-card/"' in client.get("/").content.decode()
