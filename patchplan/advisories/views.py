@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -205,6 +206,8 @@ def advisory_sources(request: HttpRequest) -> HttpResponse:
             "fleet_run": selectors.latest_fleet_run(),
             "form": form,
             "settings_sources": services.source_settings(),
+            "refresh_on": settings.CELERY_ADVISORY_REFRESH,
+            "refresh_hours": settings.CELERY_ADVISORY_REFRESH_HOURS,
         },
         status=status,
     )

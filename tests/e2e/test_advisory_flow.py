@@ -87,6 +87,21 @@ def test_from_advisory_to_closed_cve(
         page.get_by_label("File").set_input_files(str(path))
         page.get_by_role("button", name="Import").click()
         expect(page.locator(".alert-success")).to_contain_text(f"{source}:")
+    # A broken file: refused at the field, the previous KEV data stays in use.
+    page.get_by_label("Feed").select_option("kev")
+    page.get_by_label("File").set_input_files(
+        files=[
+            {
+                "name": "kev.json",
+                "mimeType": "application/json",
+                "buffer": (DATA / "kev.json").read_bytes()[:700],
+            }
+        ]
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator(".invalid-feedback, .text-danger").first).to_contain_text("not valid JSON")
+    expect(page.get_by_test_id("source-error")).to_contain_text("not valid JSON")
+    shot(page, "advisory-0-feed-error")
     _wait(lambda: FleetMatchRun.objects.filter(finished_at__isnull=False).count() >= 1)
     _wait(lambda: Match.objects.filter(server=prd, vulnerability__ident="CVE-2026-21001").exists())
     page.reload()
