@@ -198,20 +198,28 @@ def match_server(server: Server) -> int:
     now = timezone.now()
     current: dict[tuple[int, str], tuple[str, str, str]] = {}
     if release:
-        sp = ServerPackage._meta.db_table
-        ap = AffectedPackage._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""SELECT DISTINCT {_SRC}, {_VER}, a.vulnerability_id, a.status,
-                       a.fixed_version
-                FROM {sp} sp JOIN {ap} a ON a.release = %s AND a.package = {_SRC}
-                WHERE sp.server_id = %s AND a.status <> %s""",  # noqa: S608
-                [release, server.pk, FixStatus.NOT_AFFECTED],
-            )
-            rows = [
-                (release, source, version, vid, status, fixed, family)
-                for source, version, vid, status, fixed in cursor.fetchall()
-            ]
+        # Two index-driven reads rather than one join, so the planner never scans
+        # the whole advisory table for one server: its (source, version) pairs,
+        # then the advisories of those sources in its release.
+        installed: dict[str, set[str]] = {}
+        for name, version, source_name, source_version in ServerPackage.objects.filter(
+            server_id=server.pk
+        ).values_list("name", "version", "source_name", "source_version"):
+            installed.setdefault(source_name or name, set()).add(source_version or version)
+        rows = []
+        names = sorted(installed)
+        for start in range(0, len(names), 2000):
+            for source, vid, status, fixed in (
+                AffectedPackage.objects.filter(
+                    release=release, package__in=names[start : start + 2000]
+                )
+                .exclude(status=FixStatus.NOT_AFFECTED)
+                .values_list("package", "vulnerability_id", "status", "fixed_version")
+            ):
+                rows.extend(
+                    (release, source, version, vid, status, fixed, family)
+                    for version in installed[source]
+                )
         for _rel, source, installed, vid, fixed, status in sorted(_vulnerable(rows)):
             key = (vid, source)
             if key not in current:  # the lowest installed version of the source

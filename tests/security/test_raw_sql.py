@@ -25,10 +25,6 @@ ALLOWED = {
         "table names come from model meta and the temporary tables are constants; the "
         "source/version expressions are constants; every value is a parameter"
     ),
-    ("patchplan/advisories/matching.py", "match_server"): (
-        "table names come from model meta, the source/version expressions are constants; "
-        "release, server and status are parameters"
-    ),
     ("patchplan/advisories/services.py", "_insert"): (
         "table and column names come from model meta in the callers; the VALUES list is a "
         "repeat of %s placeholders; every value is a parameter"
