@@ -494,7 +494,7 @@ def _query_line(line: str, number: int) -> Package:
     parts = line.split()
     if len(parts) not in (2, 3, 5):
         raise _bad_line(
-            "'name<TAB>version[<TAB>arch[<TAB>source<TAB>source version]]'", line, number
+            "'name<TAB>version' (then <TAB>arch, then <TAB>source<TAB>source version)", line, number
         )
     # Default -W output uses ${binary:Package}, so names may carry ":arch".
     match = _DEB_NAME_ARCH_RE.fullmatch(parts[0])

@@ -5,9 +5,10 @@ user was checked against, or a server fetched with server_get_for_user)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
-from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -273,3 +274,30 @@ def remediation_posture(*, team: Team, now=None) -> list[SeverityPosture]:
             )
         )
     return out
+
+
+def remediation_trend(*, team: Team, weeks: int = 12, now=None) -> list[tuple[date, int]]:
+    """Open vulnerable (server, CVE) pairs at the end of each of the last ``weeks``
+    weeks, from per-day counts of opened and resolved matches: one query."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    opened = (
+        Match.objects.filter(team_id=team.pk)
+        .annotate(day=TruncDate("first_seen_at"), sign=Value(1))
+        .values("day", "sign")
+        .annotate(n=Count("pk"))
+        .values_list("day", "sign", "n")
+    )
+    resolved = (
+        Match.objects.filter(team_id=team.pk, resolved_at__isnull=False)
+        .annotate(day=TruncDate("resolved_at"), sign=Value(-1))
+        .values("day", "sign")
+        .annotate(n=Count("pk"))
+        .values_list("day", "sign", "n")
+    )
+    changes = list(opened.union(resolved, all=True))
+    points = []
+    for back in range(weeks - 1, -1, -1):
+        end = today - timedelta(days=7 * back)
+        points.append((end, sum(sign * n for day, sign, n in changes if day <= end)))
+    return points

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from patchplan.advisories.selectors import remediation_posture
+from patchplan.advisories.selectors import remediation_posture, remediation_trend
 from patchplan.core.csv_export import csv_response
 
 from . import charts, selectors
@@ -106,6 +106,7 @@ def posture(request: HttpRequest) -> HttpResponse:
             "query": request.GET.urlencode(),
             # Open CVEs against the team's remediation targets (advisories).
             "posture": remediation_posture(team=team),
+            "cve_trend": remediation_trend(team=team),
         },
     )
 

@@ -178,3 +178,24 @@ def test_dashboard_card_counts_open_cves_past_target(client_for, planner, team, 
             body = client.get(reverse("remediation_card")).content.decode()
             assert f'data-testid="posture-past-critical">{past}<' in body
             assert 'hx-get="/vulnerabilities/dashboard-card/"' in client.get("/").content.decode()
+
+
+def test_posture_trend_counts_open_at_each_week_end(team, planner, feeds):
+    import time_machine
+
+    from patchplan.advisories.selectors import remediation_trend
+
+    with time_machine.travel("2026-11-01 12:00Z", tick=False):
+        server = ServerFactory(team=team)
+        inventory_import(server=server, data="openssl\t3.0.19-1~deb12u2\tamd64\n", source="upload")
+    with time_machine.travel("2026-11-20 12:00Z", tick=False):
+        inventory_import(server=server, data="openssl\t3.0.22-1~deb12u2\tamd64\n", source="upload")
+    with time_machine.travel("2026-12-03 12:00Z", tick=False):
+        trend = dict(remediation_trend(team=team, weeks=6))
+    from datetime import date
+
+    # openssl 3.0.19 had two CVEs (21001 fixed in 3.0.22, 9230 fixed earlier: none).
+    assert trend[date(2026, 10, 29)] == 0
+    assert trend[date(2026, 11, 5)] == 1
+    assert trend[date(2026, 11, 19)] == 1
+    assert trend[date(2026, 11, 26)] == 0
