@@ -160,14 +160,17 @@ def _refresh_vulnerabilities(ids: Iterable[int]) -> None:
                 FROM (SELECT t.vulnerability_id AS vid, MAX(r.severity_rank) AS rank,
                         MAX(r.cvss_score) AS score,
                         MAX(CASE WHEN r.source = %s THEN 1 ELSE 0 END) AS kev,
-                        COALESCE(MAX(CASE WHEN r.source <> %s AND r.summary <> ''
+                        COALESCE(MAX(CASE WHEN r.source = %s AND r.summary <> ''
+                                     THEN r.summary END),
+                                 MAX(CASE WHEN r.source = %s AND r.summary <> ''
                                      THEN r.summary END),
                                  MAX(NULLIF(r.summary, ''))) AS summary
                       FROM {through} t JOIN {record} r ON r.id = t.advisoryrecord_id
                       WHERE t.vulnerability_id IN ({marks})
                       GROUP BY t.vulnerability_id) a
                 WHERE {vuln}.id = a.vid""",  # noqa: S608
-                [Source.KEV, Source.KEV, *chunk],
+                # The description: Debian's, else OSV's, else KEV's.
+                [Source.KEV, Source.DEBIAN, Source.OSV, *chunk],
             )
         # KEV facts and advisory ids come from the records' data (few rows).
         facts: dict[int, dict] = {}

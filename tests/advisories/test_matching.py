@@ -134,6 +134,7 @@ def test_vulnerability_merges_sources(feeds):
     assert str(vuln.kev_date_added) == "2026-11-28"
     assert vuln.severity == "critical"  # CVSS 9.8 from OSV beats Debian's "high"
     assert float(vuln.cvss_score) == 9.8
+    assert vuln.description.startswith("OpenSSL: remote code execution")  # Debian's
     assert vuln.advisories == ["ALSA-2026:1234", "DSA-6100-1"]
     assert not Vulnerability.objects.filter(ident="CVE-2026-99999").exists()  # PyPI
 

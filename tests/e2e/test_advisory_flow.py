@@ -106,6 +106,13 @@ def test_from_advisory_to_closed_cve(
     _wait(lambda: Match.objects.filter(server=prd, vulnerability__ident="CVE-2026-21001").exists())
     page.reload()
     shot(page, "advisory-1-feeds")
+    # The team admin sets the remediation targets.
+    page.goto(f"{url}/vulnerabilities/targets/")
+    page.get_by_label("Critical (days)").fill("5")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Remediation targets saved.")).to_be_visible()
+    expect(page.get_by_test_id("remediation-posture")).to_contain_text("5 d")
+    shot(page, "advisory-1b-targets")
     page.context.clear_cookies()
 
     # The planner ranks, opens the critical CVE and plans the fix.
@@ -123,6 +130,7 @@ def test_from_advisory_to_closed_cve(
     expect(page.locator("h1")).to_contain_text("Fix CVE-2026-21001")
     plan = Plan.objects.get()
     assert plan.package_targets["libssl3"] == "3.0.22-1~deb12u2"
+    expect(page.get_by_text("OpenSSL: remote code execution in the TLS 1.3")).to_be_visible()
     shot(page, "advisory-4-plan")
 
     # Approved and scheduled (issue 4's pages, done here through the services).
