@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.core.cache import cache
 from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import TruncDate
 from django.http import Http404
@@ -207,8 +208,17 @@ def source_states() -> list[SourceState]:
     return list(SourceState.objects.order_by("source"))
 
 
+def progress_key(run_id: int) -> str:
+    return f"pp:advisories:fleet-run:{run_id}"
+
+
 def latest_fleet_run() -> FleetMatchRun | None:
-    return FleetMatchRun.objects.first()
+    """The last fleet rematch, with its progress while it runs (from the cache)."""
+    run = FleetMatchRun.objects.first()
+    if run is not None and run.finished_at is None:
+        done, total = cache.get(progress_key(run.pk), (run.releases_done, run.releases_total))
+        run.releases_done, run.releases_total = done, total
+    return run
 
 
 # --- remediation ----------------------------------------------------------------

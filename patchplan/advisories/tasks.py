@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
 from .feeds import FeedError
 from .matching import match_servers
 from .models import FleetMatchRun
+from .selectors import progress_key
 from .services import advisories_import, exposure_alerts, source_settings
 
 log = logging.getLogger(__name__)
@@ -21,9 +23,9 @@ def rematch_fleet() -> int:
     run = FleetMatchRun.objects.create(releases_total=2)
 
     def progress(done: int, total: int) -> None:
-        # Its own statement outside the matching transaction would need a second
-        # connection; the page reads start/finish, and this records the steps.
-        FleetMatchRun.objects.filter(pk=run.pk).update(releases_done=done, releases_total=total)
+        # The matching runs in one transaction, where a row update stays unseen
+        # until the end: the steps go to the shared cache, which pages read.
+        cache.set(progress_key(run.pk), (done, total), 3600)
 
     try:
         count = match_servers(None, progress=progress)

@@ -199,3 +199,15 @@ def test_posture_trend_counts_open_at_each_week_end(team, planner, feeds):
     assert trend[date(2026, 11, 5)] == 1
     assert trend[date(2026, 11, 19)] == 1
     assert trend[date(2026, 11, 26)] == 0
+
+
+def test_a_running_fleet_rematch_shows_its_progress(client_for, viewer, feeds):
+    from django.core.cache import cache
+
+    from patchplan.advisories.models import FleetMatchRun
+    from patchplan.advisories.selectors import progress_key
+
+    run = FleetMatchRun.objects.create(releases_total=2)
+    cache.set(progress_key(run.pk), (1, 2))
+    body = client_for(viewer).get(reverse("advisory_sources")).content.decode()
+    assert "running (step 1 of 2)" in body
