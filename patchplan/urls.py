@@ -16,6 +16,7 @@ urlpatterns = [
     path("plans/", include("plans.urls")),
     path("notifications/", include("patchplan.notifications.urls")),
     path("reports/", include("patchplan.reports.urls")),
+    path("vulnerabilities/", include("patchplan.advisories.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

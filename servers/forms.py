@@ -29,6 +29,12 @@ class ServerForm(SingleLineFieldsMixin, forms.Form):
     )
     os_name = forms.CharField(label=_("OS"), max_length=100, required=False)
     os_version = forms.CharField(label=_("OS version"), max_length=50, required=False)
+    release = forms.CharField(
+        label=_("Release"),
+        max_length=40,
+        required=False,
+        help_text=_("For advisories, e.g. bookworm, jammy, almalinux:9; empty: from the OS"),
+    )
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=None, required=False)
     notes = forms.CharField(
         label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False

@@ -29,6 +29,8 @@ from .parsers import (
     Update,
     parse_inventory,
 )
+from .releases import release_from_suite
+from .signals import inventory_imported
 from .versions import compare_versions, family_for_format
 
 PackageKey = tuple[str, str]  # (name, architecture)
@@ -85,7 +87,16 @@ class Change:
 
 
 def _packages_blob(packages: list[Package]) -> str:
-    rows = sorted({(p.name, p.architecture, p.version, p.state) for p in packages})
+    # The source columns are appended only when the listing carried them, so
+    # a listing without them hashes (and diffs) exactly as before.
+    rows = sorted(
+        {
+            (p.name, p.architecture, p.version, p.state, p.source_name, p.source_version)
+            if p.source_name
+            else (p.name, p.architecture, p.version, p.state)
+            for p in packages
+        }
+    )
     return "\n".join("\t".join(row) for row in rows)
 
 
@@ -99,8 +110,9 @@ def _updates_blob(updates: list[Update]) -> str:
     return "\n".join("\t".join(row) for row in rows)
 
 
-def packages_from_blob(data: str) -> list[tuple[str, str, str, str]]:
-    """(name, architecture, version, state) rows of a package snapshot."""
+def packages_from_blob(data: str) -> list[tuple[str, ...]]:
+    """(name, architecture, version, state[, source name, source version]) rows of a
+    package snapshot."""
     return [tuple(line.split("\t")) for line in data.split("\n") if line]  # type: ignore[misc]
 
 
@@ -194,32 +206,34 @@ def _count_pending(server: Server) -> tuple[int, int]:
 _INSERT_BATCH = 1000
 
 
-def _insert_packages(rows: list[tuple[int, str, str, str, str]]) -> None:
+def _insert_packages(rows: list[tuple[int, str, str, str, str, str, str]]) -> None:
     """Multi-row INSERTs of ServerPackage rows without building model instances.
 
     A first import writes thousands of rows; bulk_create spends most of its
     time making and preparing a model object per row, which this skips.
     """
     table = connection.ops.quote_name(ServerPackage._meta.db_table)
-    columns = "server_id, name, architecture, version, state"
+    columns = "server_id, name, architecture, version, state, source_name, source_version"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _INSERT_BATCH):
             batch = rows[start : start + _INSERT_BATCH]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
             params = [value for row in batch for value in row]
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608
 
 
 def _apply_packages(server: Server, packages: list[Package], family: str) -> list[Change]:
     """Bring ServerPackage in line with ``packages``, touching only what changed."""
-    current: dict[PackageKey, list[tuple[int, str, str]]] = defaultdict(list)
-    for pk, name, arch, version, state in ServerPackage.objects.filter(server=server).values_list(
-        "pk", "name", "architecture", "version", "state"
+    # "state" below is (selection state, source name, source version): a
+    # listing that newly carries the source columns rewrites the rows.
+    current: dict[PackageKey, list[tuple[int, str, tuple[str, str, str]]]] = defaultdict(list)
+    for pk, name, arch, version, *state in ServerPackage.objects.filter(server=server).values_list(
+        "pk", "name", "architecture", "version", "state", "source_name", "source_version"
     ):
-        current[(name, arch)].append((pk, version, state))
-    wanted: dict[PackageKey, dict[str, str]] = defaultdict(dict)
+        current[(name, arch)].append((pk, version, tuple(state)))
+    wanted: dict[PackageKey, dict[str, tuple[str, str, str]]] = defaultdict(dict)
     for p in packages:
-        wanted[(p.name, p.architecture)][p.version] = p.state
+        wanted[(p.name, p.architecture)][p.version] = (p.state, p.source_name, p.source_version)
 
     changes = diff_version_maps(
         {k: sorted(v for _pk, v, _s in rows) for k, rows in current.items()},
@@ -229,7 +243,7 @@ def _apply_packages(server: Server, packages: list[Package], family: str) -> lis
     # A package whose rows differ in any way is replaced (delete + insert: two
     # statements however many changed, where Django's bulk_update builds a
     # CASE per row); unchanged packages are not touched.
-    to_create: list[tuple[int, str, str, str, str]] = []
+    to_create: list[tuple[int, str, str, str, str, str, str]] = []
     to_delete: list[int] = []
     for key in current.keys() | wanted.keys():
         rows, versions = current.get(key, []), wanted.get(key, {})
@@ -237,7 +251,7 @@ def _apply_packages(server: Server, packages: list[Package], family: str) -> lis
             continue
         to_delete.extend(pk for pk, _v, _st in rows)
         to_create.extend(
-            (server.pk, key[0], key[1], version, state) for version, state in versions.items()
+            (server.pk, key[0], key[1], version, *state) for version, state in versions.items()
         )
     if to_delete:
         ServerPackage.objects.filter(pk__in=to_delete).delete()
@@ -363,5 +377,13 @@ def inventory_import(
     }
     if not is_updates:
         fields["package_family"] = family
+    elif not server.release:
+        # apt names the suites its updates come from: the listing says the release.
+        release = next((r for r in (release_from_suite(u.suite) for u in parsed.updates) if r), "")
+        if release:
+            fields["release"] = release
     Server.objects.filter(pk=server.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(server, name, value)
+    inventory_imported.send(sender=Server, server=server, snapshot=snapshot)
     return ImportResult(snapshot, True, package_count, pending, security)

@@ -46,6 +46,10 @@ class Server(models.Model):
     )
     os_name = models.CharField(_("OS"), max_length=100, blank=True)
     os_version = models.CharField(_("OS version"), max_length=50, blank=True)
+    # The distribution release advisories are matched against ("bookworm",
+    # "jammy", "almalinux:9"); empty means "derive it from the OS fields"
+    # (servers.releases.release_for_os). An apt listing that names its suites sets it.
+    release = models.CharField(_("release"), max_length=40, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -90,6 +94,13 @@ class Server(models.Model):
     @property
     def criticality_label(self) -> str:
         return _CRIT_LABELS.get(self.criticality, self.criticality)
+
+    @property
+    def effective_release(self) -> str:
+        """The release advisories are matched against: set, or derived from the OS."""
+        from .releases import release_for_os
+
+        return self.release or release_for_os(self.os_name, self.os_version)
 
 
 class InventorySnapshot(models.Model):
@@ -152,6 +163,10 @@ class ServerPackage(models.Model):
     architecture = models.CharField(max_length=32, blank=True)
     version = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=10, default="install")
+    # The source package and its version when the listing said so; empty
+    # means "same as the binary" (how advisories then match it).
+    source_name = models.CharField(max_length=200, blank=True, default="")
+    source_version = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["name", "architecture"]

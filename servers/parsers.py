@@ -21,6 +21,7 @@ from enum import StrEnum
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DPKG_QUERY_COMMAND",
     "MAX_LINE_LENGTH",
     "SUPPORTED_FORMATS",
     "Format",
@@ -72,6 +73,11 @@ class Package:
     version: str
     architecture: str = ""
     state: str = "install"
+    # The source package it was built from, when the listing says so
+    # (dpkg-query with ${source:Package} and ${source:Version}); advisories
+    # are per source package. Empty otherwise.
+    source_name: str = ""
+    source_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,14 @@ _SELECTION_LINE_RE = re.compile(
     rf"({_DEB_NAME})(?::({_DEB_ARCH}))?[ \t]+(install|hold|deinstall|purge)"
 )
 _QUERY_LINE_RE = re.compile(
-    rf"({_DEB_NAME})(?::({_DEB_ARCH}))?[ \t]+({_DEB_VERSION})(?:[ \t]+({_DEB_ARCH}))?"
+    rf"({_DEB_NAME})(?::({_DEB_ARCH}))?[ \t]+({_DEB_VERSION})(?:[ \t]+({_DEB_ARCH})"
+    rf"(?:[ \t]+({_DEB_NAME})[ \t]+({_DEB_VERSION}))?)?"
+)
+# The one-liner the server page and README show: the source columns let
+# advisories (which are per source package) match binaries such as libssl3.
+DPKG_QUERY_COMMAND = (
+    "dpkg-query -W -f='${binary:Package}\\t${Version}\\t${Architecture}"
+    "\\t${source:Package}\\t${source:Version}\\n'"
 )
 
 # dpkg -l status column: desired action, package status, optional error flag.
@@ -382,7 +395,7 @@ def _classify(line: str) -> Format | None:
     if count == 2 and tokens[1] in _SELECTION_STATES and _DEB_NAME_ARCH_RE.fullmatch(tokens[0]):
         return Format.DPKG_SELECTIONS
     if (
-        count in (2, 3)
+        count in (2, 3, 5)
         and _DEB_NAME_ARCH_RE.fullmatch(tokens[0])
         and _DEB_VERSION_LIKE_RE.fullmatch(tokens[1])
         and (count == 2 or _DEB_ARCH_RE.fullmatch(tokens[2]))
@@ -479,8 +492,10 @@ def _query_line(line: str, number: int) -> Package:
     # Split on any whitespace, not just tabs: terminals turn tabs into
     # spaces when output is copied, and no field can contain a space.
     parts = line.split()
-    if not 2 <= len(parts) <= 3:
-        raise _bad_line("'name<TAB>version' or 'name<TAB>version<TAB>architecture'", line, number)
+    if len(parts) not in (2, 3, 5):
+        raise _bad_line(
+            "'name<TAB>version' (then <TAB>arch, then <TAB>source<TAB>source version)", line, number
+        )
     # Default -W output uses ${binary:Package}, so names may carry ":arch".
     match = _DEB_NAME_ARCH_RE.fullmatch(parts[0])
     if match is None:
@@ -488,13 +503,20 @@ def _query_line(line: str, number: int) -> Package:
     version = parts[1]
     if not _DEB_VERSION_RE.fullmatch(version):
         raise _bad_field("version", version, line, number)
-    if len(parts) == 3:
+    if len(parts) >= 3:
         arch = parts[2]
         if not _DEB_ARCH_RE.fullmatch(arch):
             raise _bad_field("architecture", arch, line, number)
     else:
         arch = match[2] or ""
-    return Package(match[1], version, arch)
+    source = source_version = ""
+    if len(parts) == 5:
+        source, source_version = parts[3], parts[4]
+        if not _DEB_NAME_RE.fullmatch(source):
+            raise _bad_field("source package name", source, line, number)
+        if not _DEB_VERSION_RE.fullmatch(source_version):
+            raise _bad_field("source version", source_version, line, number)
+    return Package(match[1], version, arch, "install", source, source_version)
 
 
 def _parse_dpkg_query(lines: list[str]) -> _Parsed:
@@ -505,9 +527,18 @@ def _parse_dpkg_query(lines: list[str]) -> _Parsed:
         if match is None:
             append(_query_line(line, number))
         else:
-            name, name_arch, version, arch = match.groups()
+            name, name_arch, version, arch, source, source_version = match.groups()
             # An architecture column wins over a ":arch" on the name.
-            append(Package(name, version, arch or name_arch or ""))
+            append(
+                Package(
+                    name,
+                    version,
+                    arch or name_arch or "",
+                    "install",
+                    source or "",
+                    source_version or "",
+                )
+            )
     if not packages:
         raise _no_packages()
     return packages, []

@@ -88,6 +88,7 @@ _SERVER_FIELDS = (
     "criticality",
     "os_name",
     "os_version",
+    "release",
     "owner",
     "notes",
 )

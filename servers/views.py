@@ -26,6 +26,7 @@ from .choices import Criticality, Environment, SnapshotSource
 from .forms import BulkForm, CsvImportForm, FleetSearchForm, InventoryForm, ServerForm, TokenForm
 from .inventory import snapshot_diff
 from .models import Server
+from .parsers import DPKG_QUERY_COMMAND
 
 LIST_PAGE_SIZE = 50
 PACKAGE_PAGE_SIZE = 50
@@ -176,6 +177,7 @@ def _server_form(server: Server, data=None, tags=None) -> ServerForm:
             "tags": ", ".join(t.name for t in tags),
             "os_name": server.os_name,
             "os_version": server.os_version,
+            "release": server.release,
             "owner": server.owner_id,
             "notes": server.notes,
         },
@@ -225,8 +227,7 @@ def push_commands(server: Server) -> dict[str, str]:
         f'-H "Content-Type: text/plain" --data-binary @- {url}'
     )
     return {
-        "packages": "dpkg-query -W -f='${binary:Package}\\t${Version}\\t${Architecture}\\n' | "
-        + curl,
+        "packages": DPKG_QUERY_COMMAND + " | " + curl,
         "updates": "apt list --upgradable 2>/dev/null | " + curl,
         "rpm": "rpm -qa | " + curl,
     }

@@ -41,6 +41,7 @@ class Kind(models.TextChoices):
     # Review and recurring work.
     REVIEW_DUE = "review_due", _("Plan review due")
     PLAN_SCHEDULED = "plan_scheduled", _("Recurring plan created")
+    ADVISORY = "advisory", _("Critical or exploited vulnerability")
 
 
 class Group(models.TextChoices):
@@ -51,6 +52,7 @@ class Group(models.TextChoices):
     SIGNOFFS = "signoffs", _("Sign-offs (requests, decisions)")
     STATUS = "status", _("Plan status changes")
     MENTIONS = "mentions", _("@mentions in comments")
+    SECURITY = "security", _("Critical or exploited vulnerabilities on production servers")
 
 
 KIND_GROUP: dict[str, str] = {
@@ -73,6 +75,7 @@ KIND_GROUP: dict[str, str] = {
     Kind.PLAN_SENT_FOR_REVIEW: Group.SIGNOFFS,
     Kind.REVIEW_DUE: Group.STATUS,
     Kind.PLAN_SCHEDULED: Group.STATUS,
+    Kind.ADVISORY: Group.SECURITY,
 }
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from patchplan.advisories.selectors import remediation_posture, remediation_trend
 from patchplan.core.csv_export import csv_response
 
 from . import charts, selectors
@@ -103,6 +104,9 @@ def posture(request: HttpRequest) -> HttpResponse:
             "data": data,
             "charts": charts.posture_charts(data),
             "query": request.GET.urlencode(),
+            # Open CVEs against the team's remediation targets (advisories).
+            "posture": remediation_posture(team=team),
+            "cve_trend": remediation_trend(team=team),
         },
     )
 

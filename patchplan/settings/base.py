@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "patchplan.reports",
     "servers",
     "plans",
+    "patchplan.advisories",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +290,43 @@ NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env.int("NOTIFICATIONS_REQUEUE_AFTER_SECON
 NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
+
+# --- Advisory feeds -------------------------------------------------------------
+# Each source can be turned off; the scheduled refresh (patchplan/celery.py)
+# runs only with ADVISORY_REFRESH on: production turns it on by default, the
+# embedded default (DEBUG) leaves it off, since it downloads tens of MB.
+CELERY_ADVISORY_REFRESH = env.bool("ADVISORY_REFRESH", default=not DEBUG)
+CELERY_ADVISORY_REFRESH_HOURS = env.int("ADVISORY_REFRESH_HOURS", default=24)
+_OSV = "https://osv-vulnerabilities.storage.googleapis.com"
+ADVISORY_SOURCES = {
+    "debian": {
+        "enabled": env.bool("ADVISORY_DEBIAN", default=True),
+        "urls": env.list(
+            "ADVISORY_DEBIAN_URL",
+            default=["https://security-tracker.debian.org/tracker/data/json"],
+        ),
+    },
+    "osv": {
+        "enabled": env.bool("ADVISORY_OSV", default=True),
+        "urls": env.list(
+            "ADVISORY_OSV_URLS",
+            default=[
+                f"{_OSV}/Ubuntu/all.zip",
+                f"{_OSV}/AlmaLinux/all.zip",
+                f"{_OSV}/Rocky%20Linux/all.zip",
+            ],
+        ),
+    },
+    "kev": {
+        "enabled": env.bool("ADVISORY_KEV", default=True),
+        "urls": env.list(
+            "ADVISORY_KEV_URL",
+            default=[
+                "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+            ],
+        ),
+    },
+}
 
 # --- Security -----------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

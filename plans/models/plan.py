@@ -29,6 +29,9 @@ class Plan(models.Model):
     # Package names the plan is about (e.g. ["openssl", "libssl3"]): the plan
     # page shows their pending updates per server in scope.
     packages = models.JSONField(_("packages"), default=list, blank=True)
+    # Package name -> minimum fixed version (from an advisory's "Plan the
+    # fix"): run mode verifies a server when its listing shows each at or above.
+    package_targets = models.JSONField(_("package targets"), default=dict, blank=True)
     backup_plan = models.TextField(_("backup plan"), blank=True)
     test_procedure = models.TextField(_("test procedure"), blank=True)
     rollback_plan = models.TextField(_("rollback plan"), blank=True)

@@ -78,10 +78,18 @@ def _package_versions(snapshot_id: int, data_loader, packages: tuple[str, ...]) 
 
 
 def package_changes(
-    *, window: MaintenanceWindow, server_ids: list[int], packages: list[str]
+    *,
+    window: MaintenanceWindow,
+    server_ids: list[int],
+    packages: list[str],
+    targets: dict[str, str] | None = None,
 ) -> dict[int, list[PackageChange]]:
     """Per server, the plan's packages in the last listing before the window started
-    and the first listing after: 1 query (plus 1 for listings not cached yet)."""
+    and the first listing after: 1 query (plus 1 for listings not cached yet).
+
+    A package with a target (minimum fixed version, from an advisory) counts as
+    updated when the listing after shows it at or above the target."""
+    targets = targets or {}
     if not packages or not server_ids:
         return {}
     ref = window.actual_starts_at or window.starts_at
@@ -118,6 +126,11 @@ def package_changes(
             old, new = before.get(name, ""), after.get(name, "")
             if not after_id or not new:
                 updated = False
+            elif name in targets:
+                try:
+                    updated = compare_versions(new, targets[name], family=family or "deb") >= 0
+                except ValueError:
+                    updated = False
             elif not old:
                 updated = True
             else:
@@ -127,9 +140,18 @@ def package_changes(
     return result
 
 
-def packages_updated(*, window: MaintenanceWindow, server: Server, packages: list[str]) -> bool:
-    """Whether every package the plan is about shows a new version on the server."""
-    changes = package_changes(window=window, server_ids=[server.pk], packages=packages)
+def packages_updated(
+    *,
+    window: MaintenanceWindow,
+    server: Server,
+    packages: list[str],
+    targets: dict[str, str] | None = None,
+) -> bool:
+    """Whether every package the plan is about shows a new version on the server
+    (at or above its target, for a package with one)."""
+    changes = package_changes(
+        window=window, server_ids=[server.pk], packages=packages, targets=targets
+    )
     return all(c.updated for c in changes.get(server.pk, [])) if packages else True
 
 
@@ -181,7 +203,10 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         for e in ServerExecution.objects.filter(window_id=window.pk).select_related("updated_by")
     }
     changes = package_changes(
-        window=window, server_ids=[e.server_id for e in entries], packages=plan.packages
+        window=window,
+        server_ids=[e.server_id for e in entries],
+        packages=plan.packages,
+        targets=plan.package_targets,
     )
     rows = [RunRow(e, executions.get(e.server_id), changes.get(e.server_id, [])) for e in entries]
     events = list(

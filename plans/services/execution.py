@@ -106,7 +106,12 @@ def execution_set_status(
     if (
         status == ExecutionStatus.VERIFIED
         and not verification_note
-        and not packages_updated(window=window, server=server, packages=window.plan.packages)
+        and not packages_updated(
+            window=window,
+            server=server,
+            packages=window.plan.packages,
+            targets=window.plan.package_targets,
+        )
     ):
         raise ValidationError(
             {

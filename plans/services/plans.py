@@ -139,6 +139,7 @@ EDITABLE_FIELDS = frozenset(
         "objective",
         "success_criteria",
         "packages",
+        "package_targets",
         "backup_plan",
         "test_procedure",
         "rollback_plan",
@@ -164,6 +165,8 @@ def _clean_fields(team_id: int, fields: dict) -> dict:
         raise ValidationError({"risk": _("Unknown risk level.")})
     if "packages" in fields:
         fields["packages"] = packages_clean(fields["packages"])
+    if "package_targets" in fields:
+        fields["package_targets"] = package_targets_clean(fields["package_targets"])
     if "owner" in fields:
         if fields["owner"] is None:
             raise ValidationError({"owner": _("A plan needs an owner.")})
@@ -186,6 +189,22 @@ def packages_clean(packages: Iterable[str]) -> list[str]:
             raise ValidationError({"packages": message})
         if name not in out:
             out.append(name)
+    return out
+
+
+_TARGET_VERSION_RE = re.compile(r"^[A-Za-z0-9.+~:_-]{1,200}$")
+
+
+def package_targets_clean(targets: dict) -> dict[str, str]:
+    """Package name -> minimum (fixed) version; odd names or versions are refused."""
+    out: dict[str, str] = {}
+    for name, version in (targets or {}).items():
+        [name] = packages_clean([name]) or [""]
+        version = str(version).strip()
+        if not name or not _TARGET_VERSION_RE.match(version):
+            message = _("%(v)s is not a package version.") % {"v": version}
+            raise ValidationError({"package_targets": message})
+        out[name] = version
     return out
 
 

@@ -82,7 +82,7 @@ def test_preferences_save_lead_times_kinds_and_digest(client_for, engineer):
     assert response.status_code == 302
     pref = NotificationPreference.objects.get(user=engineer)
     assert pref.lead_times_minutes == [30, 180, 2880]
-    assert set(pref.email_off) == {"signoffs", "status", "mentions"}
+    assert set(pref.email_off) == {"signoffs", "status", "mentions", "security"}
     assert pref.digest is True
 
 

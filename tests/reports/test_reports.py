@@ -547,8 +547,9 @@ def _grow(team, owner, n: int) -> None:
     ("name", "budget"),
     [
         # session, user, memberships; matrix, inventory signature, aging rows, aging
-        # count, stale rows, stale count, trend (a cold cache: see the test below)
-        ("report_posture", 11),
+        # count, stale rows, stale count, trend (a cold cache: see the test below);
+        # remediation targets, open CVEs and time to remediate, their trend (advisories)
+        ("report_posture", 14),
         # session, user, memberships; by status/kind, completed, sign-off leads
         ("report_workflow", 6),
         # session, user, memberships; windows with their downtime sums
@@ -630,8 +631,9 @@ def test_posture_with_a_warm_cache_skips_the_heavy_queries(
     client = client_for(admin)
     client.get(reverse("report_posture"))
     # session, user, memberships; matrix, inventory signature, aging count, stale rows,
-    # stale count: the aging rows and the trend come from the cache.
-    with django_assert_max_num_queries(8):
+    # stale count: the aging rows and the trend come from the cache; remediation
+    # targets, open CVEs and time to remediate, their trend (advisories).
+    with django_assert_max_num_queries(11):
         client.get(reverse("report_posture"))
 
 

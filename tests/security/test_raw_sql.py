@@ -17,6 +17,22 @@ ALLOWED = {
         "the table name comes from model meta through quote_name and the VALUES list is a "
         "repeat of %s placeholders; every value is a parameter"
     ),
+    ("patchplan/advisories/matching.py", "_fill"): (
+        "a temporary table name and column list are constants of matching.py; the VALUES "
+        "list is a repeat of %s placeholders; every value is a parameter"
+    ),
+    ("patchplan/advisories/matching.py", "match_servers"): (
+        "table names come from model meta and the temporary tables are constants; the "
+        "source/version expressions are constants; every value is a parameter"
+    ),
+    ("patchplan/advisories/services.py", "_insert"): (
+        "table and column names come from model meta in the callers; the VALUES list is a "
+        "repeat of %s placeholders; every value is a parameter"
+    ),
+    ("patchplan/advisories/services.py", "_refresh_vulnerabilities"): (
+        "table names come from model meta, the severity CASE from the Severity choices; "
+        "the ids and the source are parameters"
+    ),
     ("patchplan/reports/selectors.py", "_compute_security_trend"): (
         "table names and a date expression come from model meta and a constant; every "
         "value (team, dates, zone) is a named parameter"

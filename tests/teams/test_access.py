@@ -44,6 +44,10 @@ NOT_TEAM_OBJECTS = {
     "api_inventory_push": "bearer-token API (401 without a token), tests/servers/test_api.py",
     "notification_feed_user": "private calendar token, tests/notifications/test_views.py",
     "notification_feed_team": "private calendar token, tests/notifications/test_views.py",
+    "vulnerability_detail": "a CVE id (global advisory data); the page shows only the "
+    "current team's servers, tests/advisories/test_views.py",
+    "vulnerability_plan_fix": "a CVE id; the plan is created in the current team for its "
+    "servers only, tests/advisories/test_views.py",
 }
 
 # Tables whose rows a refused request may legitimately touch.

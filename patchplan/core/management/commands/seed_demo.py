@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patchplan.accounts.models import User
+from patchplan.advisories.demo import demo_advisories_load
 from patchplan.reports.demo import demo_history_load
 from patchplan.teams.models import FreezePeriod, Membership, OffPeakPeriod, Team
 from patchplan.teams.roles import Role
@@ -195,6 +196,7 @@ class Command(BaseCommand):
             self._roles(plan, people)
         self._evidence(openssl, people, web, staging_window)
         demo_history_load(team=team)
+        demo_advisories_load()
 
     def _roles(self, plan, people):
         PlanRole.objects.bulk_create(
