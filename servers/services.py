@@ -153,7 +153,14 @@ def server_update(
 
 @transaction.atomic
 def server_delete(*, server: Server, by=None) -> None:
-    """Remove a server with its inventory history (its plans keep their own records)."""
+    """Remove a server with its inventory history. One that was worked on in a plan's
+    window is refused: the plan's execution record (append-only) names it."""
+    from plans.models import ServerExecution
+
+    if ServerExecution.objects.filter(server_id=server.pk).exists():
+        raise ValidationError(
+            _("%(h)s was patched in a plan's window; its record is kept.") % {"h": server.hostname}
+        )
     server.delete()
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from servers.choices import Environment
 from servers.models import Server
 
-from ..choices import ExecutionStatus, LogKind, SignOffDecision, TestResult
+from ..choices import ExecutionStatus, LogKind, SignOffDecision, SignOffStage, TestResult
 from .plan import MaintenanceWindow, Milestone, Plan
 
 
@@ -189,11 +189,16 @@ class SignOff(models.Model):
     milestone reopens it in a new round. One person signs once per round (a
     database constraint, so two clicks at once cannot make two)."""
 
-    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="signoffs")
+    # PROTECT: a milestone with sign-offs is retired, never deleted with them.
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="signoffs")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signoffs"
     )
     round = models.PositiveIntegerField(default=1)
+    # The go (entry: the milestone's work may start) or done (exit).
+    stage = models.CharField(
+        _("stage"), max_length=8, choices=SignOffStage.choices, default=SignOffStage.EXIT
+    )
     decision = models.CharField(_("decision"), max_length=8, choices=SignOffDecision.choices)
     comment = models.TextField(_("comment"), blank=True)
     # Failing readiness checks the approver overrode, and why.
@@ -205,7 +210,8 @@ class SignOff(models.Model):
         ordering = ["at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone", "user", "round"], name="signoff_once_per_person_per_round"
+                fields=["milestone", "user", "round", "stage"],
+                name="signoff_once_per_person_per_round",
             )
         ]
 
@@ -235,3 +241,58 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.field}"
+
+
+class GateOverride(models.Model):
+    """An approver's emergency change: work in `window` may start although the entry
+    checks of its milestone fail (`failed_checks`, as they were), for `reason`.
+    Append-only; shown on the report."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="gate_overrides")
+    window = models.ForeignKey(
+        MaintenanceWindow, on_delete=models.CASCADE, related_name="gate_overrides"
+    )
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(_("reason for the emergency change"))
+    failed_checks = models.JSONField(default=list, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Emergency change on {self.window} by {self.by}"
+
+
+class FollowUp(models.Model):
+    """What happens to a server a plan did not verify (failed or rolled back): a
+    follow-up plan, or a risk accepted with a reason and by whom. Append-only."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="follow_ups")
+    server = models.ForeignKey(Server, on_delete=models.PROTECT, related_name="+")
+    follow_up_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="follows_up"
+    )
+    reason = models.TextField(_("why the risk is accepted"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Follow-up of {self.server} in {self.plan}"
+
+
+class HistoryPurge(models.Model):
+    """A row here, inserted and removed inside one transaction and never committed,
+    lets that transaction delete append-only rows: deleting a whole draft plan, or
+    the test database flush on SQLite. See plans/history_guard.py."""
+
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"History purge at {self.at}"

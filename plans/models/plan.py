@@ -120,6 +120,15 @@ class Milestone(models.Model):
     signed_off_at = models.DateTimeField(null=True, blank=True)
     # Rejecting a milestone reopens it in a new sign-off round.
     signoff_round = models.PositiveIntegerField(default=1)
+    # The milestone's gate (plans.readiness): check codes from the catalogue that must
+    # hold before its work may start (entry) and before it is signed off as done
+    # (exit). None: the defaults of its phase (DEFAULT_GATES).
+    entry_checks = models.JSONField(_("entry checks"), null=True, blank=True)
+    exit_checks = models.JSONField(_("exit checks"), null=True, blank=True)
+    # When its approvers gave the go (only milestones whose entry asks for one).
+    go_given_at = models.DateTimeField(_("go given at"), null=True, blank=True)
+    # A milestone with sign-offs is never deleted (they are history): it is retired.
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -156,6 +165,8 @@ class MaintenanceWindow(models.Model):
     )
     actual_starts_at = models.DateTimeField(_("actual start"), null=True, blank=True)
     actual_ends_at = models.DateTimeField(_("actual end"), null=True, blank=True)
+    # Started more than 15 minutes before its planned start, after a confirmation.
+    started_early = models.BooleanField(_("started early"), default=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     sequence = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)

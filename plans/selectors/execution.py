@@ -4,7 +4,7 @@ execution status, the package versions before and after, recent events."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
@@ -14,9 +14,16 @@ from patchplan.teams.roles import Action
 from patchplan.teams.selectors import get_for_user, user_can
 from plans.choices import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from plans.models import ExecutionEvent, MaintenanceWindow, ServerExecution, WindowServer
-from servers.inventory import packages_from_blob
+from plans.verification import (
+    PACKAGES,
+    UPDATES,
+    Listing,
+    PackageResult,
+    Verification,
+    listing_from_blob,
+    verify_packages,
+)
 from servers.models import InventorySnapshot, Server
-from servers.versions import compare_versions
 
 # One click per status change: the moves offered from each status.
 NEXT_STATUSES: dict[str, tuple[str, ...]] = {
@@ -52,85 +59,93 @@ def window_for_run(*, user, plan_id: int, window_id: int, action: str = Action.V
     )
 
 
-@dataclass(frozen=True)
-class PackageChange:
-    """A package the plan is about, on one server: its version before and after."""
-
-    name: str
-    before: str
-    after: str
-    updated: bool
+def plan_package_targets(plan) -> dict[str, str | None]:
+    """What the plan targets: package name -> minimum version (None: any newer one).
+    The one place verification reads the plan's targets from."""
+    return dict.fromkeys(plan.packages)
 
 
-def _package_versions(snapshot_id: int, data_loader, packages: tuple[str, ...]) -> dict:
-    # Snapshots never change: their versions of the plan's packages are cached by id.
-    digest = hashlib.sha1("\n".join(packages).encode(), usedforsecurity=False).hexdigest()
-    key = f"pp:snapver:{snapshot_id}:{digest[:12]}"
+def _listing(snapshot_id: int, fmt: str, taken_at, data_loader, names: tuple[str, ...]) -> Listing:
+    # Snapshots never change: their rows for the plan's packages are cached by id.
+    digest = hashlib.sha1("\n".join(names).encode(), usedforsecurity=False).hexdigest()
+    key = f"pp:listing:{snapshot_id}:{digest[:12]}"
     found = cache.get(key)
+    kind = UPDATES if fmt == "apt-upgradable" else PACKAGES
     if found is None:
-        wanted = set(packages)
-        found = {}
-        for name, _arch, version, *_rest in packages_from_blob(data_loader(snapshot_id)):
-            if name in wanted:
-                found.setdefault(name, version)
+        full = listing_from_blob(kind, data_loader(snapshot_id))
+        wanted = set(names)
+        found = (
+            {n: v for n, v in full.installed.items() if n in wanted},
+            {n: v for n, v in full.pending.items() if n in wanted},
+        )
         cache.set(key, found, 24 * 3600)
-    return found
+    return Listing(kind, taken_at, found[0], found[1])
 
 
-def package_changes(
-    *, window: MaintenanceWindow, server_ids: list[int], packages: list[str]
-) -> dict[int, list[PackageChange]]:
-    """Per server, the plan's packages in the last listing before the window started
-    and the first listing after: 1 query (plus 1 for listings not cached yet)."""
-    if not packages or not server_ids:
+def server_verifications(
+    *, window: MaintenanceWindow, server_ids: list[int], targets: dict[str, str | None]
+) -> dict[int, Verification]:
+    """Per server, the plan's targets compared with the latest listing taken before
+    the window started (its planned start until it actually starts) and the latest
+    one since: 2 queries, plus 1 for listings not cached yet.
+
+    "Since" is the latest listing, not the first: a listing uploaded at the start
+    of the window and another after the fix must count the second."""
+    if not server_ids:
         return {}
+    if not targets:
+        return {pk: Verification(True, []) for pk in server_ids}
     ref = window.actual_starts_at or window.starts_at
-    listings = InventorySnapshot.objects.filter(server=OuterRef("pk")).exclude(
-        format="apt-upgradable"
-    )
+    listings = InventorySnapshot.objects.filter(server=OuterRef("pk"))
+    newest = ("-taken_at", "-pk")
     rows = list(
         Server.objects.filter(pk__in=server_ids)
         .annotate(
             before_id=Subquery(
-                listings.filter(taken_at__lt=ref).order_by("-taken_at", "-pk").values("pk")[:1]
+                listings.filter(taken_at__lt=ref).order_by(*newest).values("pk")[:1]
             ),
             after_id=Subquery(
-                listings.filter(taken_at__gte=ref).order_by("-taken_at", "-pk").values("pk")[:1]
+                listings.filter(taken_at__gte=ref).order_by(*newest).values("pk")[:1]
             ),
         )
-        .values_list("pk", "before_id", "after_id", "package_family")
+        .values("pk", "before_id", "after_id", "package_family")
     )
-    pkgs = tuple(sorted(packages))
+    names = tuple(sorted(targets))
+    ids = {r[k] for r in rows for k in ("before_id", "after_id") if r.get(k)}
+    meta: dict[int, tuple] = {}
     loaded: dict[int, str] = {}
+    if ids:
+        meta = {
+            pk: (fmt, at)
+            for pk, fmt, at in InventorySnapshot.objects.filter(pk__in=ids).values_list(
+                "pk", "format", "taken_at"
+            )
+        }
 
     def load(snapshot_id: int) -> str:
         if not loaded:
-            ids = {i for row in rows for i in row[1:3] if i}
             loaded.update(InventorySnapshot.objects.filter(pk__in=ids).values_list("pk", "data"))
         return loaded.get(snapshot_id, "")
 
-    result: dict[int, list[PackageChange]] = {}
-    for server_id, before_id, after_id, family in rows:
-        before = _package_versions(before_id, load, pkgs) if before_id else {}
-        after = _package_versions(after_id, load, pkgs) if after_id else {}
-        changes = []
-        for name in pkgs:
-            old, new = before.get(name, ""), after.get(name, "")
-            if not after_id or not new:
-                updated = False
-            elif not old:
-                updated = True
-            else:
-                updated = compare_versions(new, old, family=family or "deb") > 0
-            changes.append(PackageChange(name, old, new, updated))
-        result[server_id] = changes
+    result: dict[int, Verification] = {}
+    for r in rows:
+        found = {}
+        for k in ("before_id", "after_id"):
+            sid = r.get(k)
+            found[k] = _listing(sid, *meta[sid], load, names) if sid in meta else None
+        result[r["pk"]] = verify_packages(
+            targets=targets,
+            before=found["before_id"],
+            after=found["after_id"],
+            family=r["package_family"] or "deb",
+        )
     return result
 
 
-def packages_updated(*, window: MaintenanceWindow, server: Server, packages: list[str]) -> bool:
-    """Whether every package the plan is about shows a new version on the server."""
-    changes = package_changes(window=window, server_ids=[server.pk], packages=packages)
-    return all(c.updated for c in changes.get(server.pk, [])) if packages else True
+def server_verification(*, window: MaintenanceWindow, server: Server) -> Verification:
+    """One server's verification against the plan's targets."""
+    targets = plan_package_targets(window.plan)
+    return server_verifications(window=window, server_ids=[server.pk], targets=targets)[server.pk]
 
 
 @dataclass
@@ -139,7 +154,11 @@ class RunRow:
 
     entry: WindowServer
     execution: ServerExecution | None
-    changes: list[PackageChange] = field(default_factory=list)
+    verification: Verification | None = None
+
+    @property
+    def changes(self) -> list[PackageResult]:
+        return self.verification.packages if self.verification else []
 
     @property
     def server(self) -> Server:
@@ -180,10 +199,12 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         e.server_id: e
         for e in ServerExecution.objects.filter(window_id=window.pk).select_related("updated_by")
     }
-    changes = package_changes(
-        window=window, server_ids=[e.server_id for e in entries], packages=plan.packages
+    checks = server_verifications(
+        window=window,
+        server_ids=[e.server_id for e in entries],
+        targets=plan_package_targets(plan),
     )
-    rows = [RunRow(e, executions.get(e.server_id), changes.get(e.server_id, [])) for e in entries]
+    rows = [RunRow(e, executions.get(e.server_id), checks.get(e.server_id)) for e in entries]
     events = list(
         ExecutionEvent.objects.filter(execution__window_id=window.pk)
         .select_related("by", "execution__server")

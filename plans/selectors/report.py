@@ -12,6 +12,8 @@ from django.db.models import Prefetch, QuerySet
 from plans.choices import ExecutionStatus
 from plans.models import (
     AuditEvent,
+    FollowUp,
+    GateOverride,
     LogEntry,
     LogEntryRevision,
     MaintenanceWindow,
@@ -86,8 +88,9 @@ class WindowReview:
 
 def plan_review(*, plan: Plan) -> dict:
     """Planned vs actual downtime per window and server, the failed and rolled-back
-    servers, and the overrides used: 4 queries (windows, their servers, executions,
-    sign-offs with an override)."""
+    servers and their follow-ups, the emergency changes and early starts: 6 queries
+    (windows, their servers, executions, sign-offs with an override, emergency
+    changes, follow-ups)."""
     windows = list(
         MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
         .select_related("milestone", "plan")
@@ -135,10 +138,29 @@ def plan_review(*, plan: Plan) -> dict:
         .select_related("user", "milestone")
         .order_by("at", "pk")
     )
+    emergencies = list(
+        GateOverride.objects.filter(plan_id=plan.pk)
+        .select_related("by", "window", "milestone")
+        .order_by("at", "pk")
+    )
+    follow_ups = list(
+        FollowUp.objects.filter(plan_id=plan.pk)
+        .select_related("by", "server", "follow_up_plan")
+        .order_by("at", "pk")
+    )
+    followed = {f.server_id for f in follow_ups}
     return {
         "windows": reviews,
         "troubles": troubles,
+        # failed or rolled-back servers that still need a follow-up plan or an accepted risk
+        "unfollowed": sorted(
+            {s.server for _w, s in troubles if s.server.pk not in followed},
+            key=lambda s: s.hostname,
+        ),
         "overrides": overrides,
+        "emergencies": emergencies,
+        "early_starts": [r.window for r in reviews if r.window.started_early],
+        "follow_ups": follow_ups,
         "overran_windows": [r for r in reviews if r.overran],
     }
 

@@ -211,6 +211,9 @@ def plan_create(
             Milestone(plan=plan, name=name, position=i) for i, name in enumerate(DEFAULT_MILESTONES)
         )
     PlanRole.objects.create(plan=plan, user=plan.owner, raci=Raci.ACCOUNTABLE)
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, action="created", field="plan", new=plan.title, by=by)
     return plan
 
 
@@ -248,7 +251,24 @@ def plan_delete(*, plan: Plan, by) -> None:
         raise ValidationError(
             _("Only draft or cancelled plans can be deleted; cancel this one instead.")
         )
-    Plan.objects.filter(pk=plan.pk).delete()
+    from django.db.models import ProtectedError
+
+    from plans.history_guard import history_purge
+    from plans.models import FollowUp, SignOff
+
+    if FollowUp.objects.filter(follow_up_plan_id=plan.pk).exists():
+        raise ValidationError(_("This plan follows up servers of another plan; cancel it instead."))
+    # The whole record goes with the plan (the only deletion of history rows the
+    # triggers let through, see plans.history_guard): its sign-offs first, which
+    # protect their milestones.
+    with history_purge():
+        SignOff.objects.filter(milestone__plan_id=plan.pk).delete()
+        try:
+            Plan.objects.filter(pk=plan.pk).delete()
+        except ProtectedError:
+            raise ValidationError(
+                _("This plan's record is referenced; cancel it instead.")
+            ) from None
 
 
 @transaction.atomic
@@ -258,6 +278,8 @@ def plan_transition(*, plan: Plan, to_status: str, by, note: str = "") -> PlanSt
     from_status = plan.status
     if plan.is_template:
         raise ValidationError(_("Templates have no status; create a plan from it."))
+    if to_status in (PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC):
+        raise ValidationError(_("A plan completes when its review is signed off."))
     if (from_status, to_status) not in workflow.TRANSITIONS:
         raise ValidationError(
             _("A plan can't move from %(a)s to %(b)s.")
@@ -367,13 +389,17 @@ def milestone_add(
         raise ValidationError({"name": _("A milestone needs a name.")})
     _check_dates(starts_on, due_on)
     last = plan.milestones.aggregate(m=Max("position"))["m"]
-    return Milestone.objects.create(
+    milestone = Milestone.objects.create(
         plan=plan,
         name=name,
         position=0 if last is None else last + 1,
         starts_on=starts_on,
         due_on=due_on,
     )
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, obj=milestone, action="created", field="milestone", new=name, by=by)
+    return milestone
 
 
 @transaction.atomic
@@ -431,14 +457,38 @@ def milestone_move(*, milestone: Milestone, offset: int, by) -> None:
     for i, m in enumerate(ordered):
         if m.position != i:
             Milestone.objects.filter(pk=m.pk).update(position=i)
+    from plans.audit import audit_event
+
+    audit_event(
+        plan=milestone.plan_id,
+        obj=milestone,
+        action="moved",
+        field="position",
+        old=index + 1,
+        new=target + 1,
+        by=by,
+    )
 
 
 @transaction.atomic
 def milestone_remove(*, milestone: Milestone, by) -> None:
-    """Remove a milestone; its tasks and windows stay, without a milestone."""
+    """Remove a milestone; its tasks and windows stay, without a milestone. One with
+    sign-offs (history) is retired instead: kept, out of the timeline's gates."""
+    from plans.audit import audit_event
+    from plans.models import SignOff
+
     if milestone.signed_off_at:
         raise ValidationError(_("A signed-off milestone can't be removed."))
     plan = milestone.plan
+    if SignOff.objects.filter(milestone_id=milestone.pk).exists():
+        Milestone.objects.filter(pk=milestone.pk).update(
+            retired_at=timezone.now(), version=F("version") + 1
+        )
+        audit_event(plan=plan, obj=milestone, action="retired", field="milestone", by=by)
+        return
+    audit_event(
+        plan=plan, obj=milestone, action="deleted", field="milestone", old=milestone.name, by=by
+    )
     milestone.delete()
     _renumber(plan)
 

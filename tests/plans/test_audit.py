@@ -8,7 +8,7 @@ from plans.services import evidence
 from plans.services.execution import execution_set_status
 from plans.services.review import plan_lessons_update
 
-from .run_helpers import make_plan, make_servers, make_window
+from .run_helpers import give_go, make_plan, make_servers, make_window
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_only_changed_fields_are_written(plan, owner):
         by=owner,
     )
     assert [(r.field, r.old_value, r.new_value) for r in rows] == [("title", "A", "B")]
-    assert AuditEvent.objects.get().by == owner
+    assert AuditEvent.objects.get(field="title").by == owner
 
 
 def test_values_are_stored_as_readable_text(plan):
@@ -40,12 +40,13 @@ def test_values_are_stored_as_readable_text(plan):
     assert audit_value(plan) == plan.title
 
 
-def test_services_write_the_trail(team, plan, owner, engineer):
+def test_services_write_the_trail(team, plan, owner, engineer, approver):
     servers = make_servers(team, plan, owner)
     evidence.backup_record_create(
         plan=plan, server=servers[0], what="db", location="nas", by=engineer
     )
     window = make_window(plan, servers, owner)
+    give_go(plan, servers, planner=owner, approver=approver)
     execution_set_status(window=window, server=servers[0], status="in_progress", by=engineer)
     plan_lessons_update(plan=plan, lessons_learned="Test the replica first.", by=owner)
     found = set(AuditEvent.objects.values_list("object_type", "field"))
@@ -66,7 +67,8 @@ def test_the_history_filters_by_kind_person_and_text(client_for, plan, owner, en
     audit_event(plan=plan, action="created", field="backup", new="db dump", by=engineer)
     c = client_for(viewer)
     page = c.get(f"/plans/{plan.pk}/history/").content.decode()
-    assert page.count('data-testid="history-row"') == 2
+    # these two and the plan's creation
+    assert page.count('data-testid="history-row"') == 3
     page = c.get(f"/plans/{plan.pk}/history/?by={engineer.pk}").content.decode()
     assert page.count('data-testid="history-row"') == 1 and "db dump" in page
     page = c.get(f"/plans/{plan.pk}/history/?q=bravo").content.decode()
