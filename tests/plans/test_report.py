@@ -8,10 +8,9 @@ from django.utils import timezone
 from plans.selectors.report import plan_review
 from plans.services import evidence
 from plans.services import execution as run
+from plans.services.gates import window_override_gate
 from plans.services.log import log_entry_add
 from plans.services.signoff import signoff_give
-
-from plans.services.gates import window_override_gate
 
 from .run_helpers import give_go, make_plan, make_servers, make_window, milestone, record_listings
 
