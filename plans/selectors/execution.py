@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -222,4 +223,36 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         "done": sum(1 for r in rows if r.is_final),
         "can_execute": user_can(user=user, team_id=plan.team_id, action=Action.EXECUTE),
         "now": timezone.now(),
+        "refresh_seconds": getattr(settings, "PATCHPLAN_RUN_REFRESH_SECONDS", 4),
+    }
+
+
+def run_gate(*, window: MaintenanceWindow, user) -> dict:
+    """May the window's work start (plans.services.gates), and what the page offers:
+    the failing entry checks, the emergency changes recorded, an early start."""
+    from patchplan.teams.selectors import role_in_team
+    from plans.models import GateOverride
+    from plans.services.gates import (
+        OVERRIDE_ROLES,
+        window_gate_failures,
+        window_gate_milestone,
+        window_is_early,
+    )
+
+    milestone = window_gate_milestone(window)
+    failed = []
+    if milestone is not None:
+        from plans.readiness import failing, plan_gates
+
+        failed = failing(plan_gates(window.plan)[milestone.pk].entry)
+    overrides = list(GateOverride.objects.filter(window_id=window.pk).select_related("by"))
+    role = role_in_team(user=user, team_id=window.plan.team_id)
+    _m, blocking = window_gate_failures(window) if failed else (milestone, [])
+    return {
+        "gate_milestone": milestone,
+        "gate_failed": failed,
+        "gate_blocked": bool(blocking),
+        "gate_overrides": overrides,
+        "can_override": role in OVERRIDE_ROLES,
+        "early": window.actual_starts_at is None and window_is_early(window),
     }

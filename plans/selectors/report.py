@@ -9,7 +9,7 @@ from datetime import datetime
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 
-from plans.choices import ExecutionStatus
+from plans.choices import ExecutionStatus, SignOffStage
 from plans.models import (
     AuditEvent,
     FollowUp,
@@ -24,7 +24,7 @@ from plans.models import (
     SignOff,
     WindowServer,
 )
-from plans.readiness import plan_readiness
+from plans.readiness import plan_gates
 from plans.selectors.evidence import plan_evidence
 
 HISTORY_PAGE = 100
@@ -271,19 +271,26 @@ def signoff_panel(*, plan: Plan, user) -> dict:
     for m in data:
         m.current = [s for s in m.signoffs.all() if s.round == m.signoff_round]
         m.earlier = [s for s in m.signoffs.all() if s.round != m.signoff_round]
-        m.approvals = sum(1 for s in m.current if s.decision == "approve")
+        done = [s for s in m.current if s.stage == SignOffStage.EXIT]
+        go = [s for s in m.current if s.stage == SignOffStage.ENTRY]
+        m.approvals = sum(1 for s in done if s.decision == "approve")
+        m.go_approvals = sum(1 for s in go if s.decision == "approve")
         m.failing = [c for c in m.checks if not c.passed]
+        m.entry_failing = [c for c in m.gate.entry if not c.passed and c.code != "go_approval"]
         m.is_next = m.signed_off_at is None and not open_seen
-        if m.signed_off_at is None:
+        if m.signed_off_at is None and m.retired_at is None:
             open_seen = True
-        m.already = any(s.user_id == user.pk for s in m.current)
+        m.already = any(s.user_id == user.pk for s in done)
         m.eligible = signoff_eligible(milestone=m, user=user, role=role)
-        m.can_sign = (
-            m.is_next
-            and m.eligible
-            and not m.already
-            and not four_eyes_blocked
-            and not plan.is_template
+        may = m.eligible and not four_eyes_blocked and not plan.is_template
+        may = may and m.retired_at is None and m.signed_off_at is None
+        m.can_sign = may and m.is_next and not m.already
+        # The go is given before the milestone's work, whatever its place in the order.
+        m.can_go = (
+            may
+            and m.gate.needs_go
+            and m.go_given_at is None
+            and not any(s.user_id == user.pk for s in go)
         )
     windows = list(
         MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
@@ -311,7 +318,8 @@ def plan_report_milestones(*, plan: Plan) -> list[Milestone]:
         )
         .order_by("position", "pk")
     )
-    readiness = plan_readiness(plan, milestones)
+    gates = plan_gates(plan, milestones)
     for m in milestones:
-        m.checks = readiness.get(m.pk, [])
+        m.gate = gates[m.pk]
+        m.checks = m.gate.exit
     return milestones

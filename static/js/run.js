@@ -14,6 +14,11 @@
       if (f.type === "file" ? f.files && f.files.length : f.type !== "hidden" && f.value !== f.defaultValue) {
         return true;
       }
+      // A reason or note kept from a refused click (its default value) is still the
+      // person's text: a refresh would drop it.
+      if (f.type === "text" && f.value !== "") {
+        return true;
+      }
     }
     return false;
   }
