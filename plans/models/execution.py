@@ -5,6 +5,7 @@ document what happened are append-only: corrections add rows."""
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from servers.choices import Environment
@@ -124,7 +125,8 @@ class ExecutionEvent(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    # The time of the insert; set explicitly only by demo data (rows never change after).
+    at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -204,7 +206,7 @@ class SignOff(models.Model):
     # Failing readiness checks the approver overrode, and why.
     overridden_checks = models.JSONField(default=list, blank=True)
     override_reason = models.TextField(_("override reason"), blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["at", "pk"]
@@ -233,7 +235,7 @@ class AuditEvent(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.teams.models import Team
@@ -92,7 +93,8 @@ class PlanStatusChange(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    # The time of the insert; set explicitly only by demo data (rows never change after).
+    at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
