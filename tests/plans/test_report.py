@@ -202,3 +202,31 @@ def test_the_report_costs_the_same_queries_at_any_size(
         assert c.get(f"/plans/{plan.pk}/report.md").status_code == 200
     with django_assert_max_num_queries(14):
         assert c.get(f"/plans/{plan.pk}/review/").status_code == 200
+
+
+def test_the_markdown_export_has_every_heading_of_the_page(
+    client_for, plan, servers, overran, engineer, owner, approver
+):
+    """Every section and sub-section the HTML report shows is in the Markdown file."""
+    import re
+
+    from plans.services.tasks import task_create
+
+    from plans.services.plans import plan_transition
+
+    task_create(plan=plan, title="Dump the databases", by=owner)
+    plan_transition(plan=plan, to_status="in_review", by=owner)
+    evidence.backup_record_create(
+        plan=plan, server=servers[0], what="db", location="nas", by=engineer
+    )
+    page = client_for(owner).get(f"/plans/{plan.pk}/report/").content.decode()
+    article = page[page.index('data-testid="report"') :]
+    headings = [
+        re.sub(r"\s+", " ", h).strip()
+        for h in re.findall(r"<h[23][^>]*>([^<]+)<", article)
+        if h.strip() != "Report"
+    ]
+    assert "Status changes" in headings and "Tasks" in headings
+    md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
+    md_headings = {m.strip() for m in re.findall(r"^#{2,3} (.+)$", md, re.MULTILINE)}
+    assert [h for h in headings if h not in md_headings] == []
