@@ -210,9 +210,8 @@ def test_the_markdown_export_has_every_heading_of_the_page(
     """Every section and sub-section the HTML report shows is in the Markdown file."""
     import re
 
-    from plans.services.tasks import task_create
-
     from plans.services.plans import plan_transition
+    from plans.services.tasks import task_create
 
     task_create(plan=plan, title="Dump the databases", by=owner)
     plan_transition(plan=plan, to_status="in_review", by=owner)
