@@ -222,9 +222,15 @@ class SignOff(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One change to a plan or one of its parts: field, old and new value, who, when."""
+    """One change to a plan or one of its parts, or to the team's settings, servers and
+    members (`team` set, no plan): field, old and new value, who, when."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="audit_events")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="audit_events", null=True, blank=True
+    )
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     object_type = models.CharField(max_length=50)
     object_id = models.PositiveBigIntegerField(null=True)
     object_repr = models.CharField(max_length=200, blank=True)
@@ -239,7 +245,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["plan", "-at"])]
+        indexes = [models.Index(fields=["plan", "-at"]), models.Index(fields=["team", "-at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(plan__isnull=False) | Q(team__isnull=False),
+                name="auditevent_plan_or_team",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.field}"

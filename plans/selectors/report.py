@@ -4,10 +4,11 @@ downtime, failures, overrides), the audit history, the log, and the whole report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from plans.choices import ExecutionStatus, SignOffStage
 from plans.models import (
@@ -189,16 +190,32 @@ class HistoryFilters:
     object_type: str = ""
     by: int | None = None
     q: str = ""
+    # Days in the viewer's zone, inclusive.
+    since: date | None = None
+    until: date | None = None
 
     @classmethod
     def from_query(cls, params) -> HistoryFilters:
         by = params.get("by", "")
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(params.get(name, "")[:10])
+            except ValueError:
+                return None
+
         return cls(
             object_type=params.get("type", "").replace("\x00", "")[:50],
             by=int(by) if by.isdecimal() and len(by) < 10 else None,
             # PostgreSQL refuses NUL in a string: drop it rather than answer 500.
             q=params.get("q", "").replace("\x00", "").strip()[:100],
+            since=day("since"),
+            until=day("until"),
         )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.object_type or self.by or self.q or self.since or self.until)
 
 
 def plan_history(*, plan: Plan, filters: HistoryFilters) -> QuerySet[AuditEvent]:
@@ -207,6 +224,12 @@ def plan_history(*, plan: Plan, filters: HistoryFilters) -> QuerySet[AuditEvent]
         qs = qs.filter(object_type=filters.object_type)
     if filters.by:
         qs = qs.filter(by_id=filters.by)
+    zone = timezone.get_current_timezone()
+    if filters.since:
+        qs = qs.filter(at__gte=datetime.combine(filters.since, time(0), tzinfo=zone))
+    if filters.until:
+        after = filters.until + timedelta(days=1)
+        qs = qs.filter(at__lt=datetime.combine(after, time(0), tzinfo=zone))
     if filters.q:
         from django.db.models import Q
 
@@ -233,7 +256,15 @@ def history_page(*, plan: Plan, filters: HistoryFilters, page: str | None) -> di
             "first_name", "last_name", "username"
         )
     )
-    return {"page_obj": page_obj, "types": types, "people": people, "filters": filters}
+    from plans.history_labels import label_rows, part_label
+
+    label_rows(page_obj.object_list)
+    return {
+        "page_obj": page_obj,
+        "types": [(t, part_label(t)) for t in types],
+        "people": people,
+        "filters": filters,
+    }
 
 
 def plan_report(*, plan: Plan) -> dict:

@@ -233,13 +233,15 @@ def plan_update(
             raise Gone()
         raise StaleEdit(current)
     if references is not None:
+        before["references"] = [str(r) for r in plan.references.all()]
         _references_replace(plan, references)
     plan.refresh_from_db()
     from plans.audit import audit_changes
 
-    audit_changes(
-        plan=plan, obj=None, before=before, after={n: getattr(plan, n) for n in fields}, by=by
-    )
+    after = {n: getattr(plan, n) for n in fields}
+    if references is not None:
+        after["references"] = [str(r) for r in plan.references.all()]
+    audit_changes(plan=plan, obj=None, before=before, after=after, by=by)
     return plan
 
 
@@ -529,6 +531,9 @@ def comment_post(*, plan: Plan, body: str, by) -> Comment:
     comment = Comment.objects.create(plan=plan, author=by, body=body)
     if members:
         comment.mentions.set(members)
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, obj=comment, action="commented", field="comment", new=body, by=by)
     events.comment_posted(comment=comment, mentioned_users=members, by=by)
     return comment
 

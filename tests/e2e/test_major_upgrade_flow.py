@@ -424,8 +424,11 @@ def test_major_software_upgrade_through_every_phase(
     planner_page.get_by_label("Who").select_option(label=engineer.display_name)
     planner_page.get_by_role("button", name="Filter").click()
     history = planner_page.get_by_test_id("history-table")
-    expect(history).to_contain_text("serverexecution")
-    expect(history).to_contain_text("rolled_back")
+    # Labels people read: the part and field by name, values as displayed.
+    expect(history).to_contain_text("Server execution")
+    expect(history).to_contain_text("Rolled back")
+    expect(history).not_to_contain_text("rolled_back")
+    expect(history).not_to_contain_text("serverexecution")
     expect(history).not_to_contain_text(approver.display_name)
     shot(planner_page, "upgrade-11-history")
 

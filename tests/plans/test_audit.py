@@ -114,3 +114,42 @@ def test_plan_window_task_and_scope_changes_are_in_the_history(team, plan, owner
     assert {("maintenancewindow", "window")} <= {(t, f) for t, f, _o, _n in rows}
     cancelled = AuditEvent.objects.get(object_type="maintenancewindow", action="cancelled")
     assert cancelled.by == owner
+
+
+@pytest.fixture
+def frozen_march():
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
+        yield
+
+
+def test_the_history_reads_as_people_write_it(client_for, plan, owner, viewer, frozen_march):
+    """Part and field names as on the forms, choice labels, times in the viewer's zone,
+    and a filter by date (the plan was created before the frozen day)."""
+    from datetime import UTC, datetime
+
+    from tests import factories
+
+    audit_event(plan=plan, action="status", field="status", old="draft", new="in_review", by=owner)
+    window = factories.WindowFactory(plan=plan)
+    audit_changes(
+        plan=plan,
+        obj=window,
+        before={"actual_starts_at": None},
+        after={"actual_starts_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC)},
+        by=owner,
+    )
+    viewer.time_zone = "Europe/Berlin"
+    viewer.save()
+    c = client_for(viewer)
+    page = c.get(f"/plans/{plan.pk}/history/").content.decode()
+    assert "In review" in page and "in_review" not in page
+    assert "Maintenance window" in page and "Actual start" in page
+    assert "02 Jan 2026 04:04 Europe/Berlin" in page and "03:04 UTC" not in page
+    page = c.get(f"/plans/{plan.pk}/history/?until=2026-03-09").content.decode()
+    assert page.count('data-testid="history-row"') == 0
+    page = c.get(f"/plans/{plan.pk}/history/?since=2026-03-10&until=2026-03-10").content.decode()
+    assert page.count('data-testid="history-row"') == 2
