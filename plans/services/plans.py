@@ -544,38 +544,99 @@ def comment_post(*, plan: Plan, body: str, by) -> Comment:
 @transaction.atomic
 def plan_save_as_template(*, plan: Plan, title: str, review_by: date | None, by) -> Plan:
     """Copy a plan into a template: sections, references, milestones, windows and
-    tasks with their dates, no servers."""
+    tasks with their dates, and its servers as examples of the roles they play (their
+    environment and tags): a plan made from it gets the team's current servers of
+    those roles. A template is never run."""
     from plans import yaml_io
 
     data = yaml_io.plan_to_data(plan)
     data["title"] = title
-    data["servers"] = []
-    for window in data.get("windows", []):
-        window["servers"] = []
+    _reset_progress(data)
     template = yaml_io.plan_from_data(data, team=plan.team, by=by, is_template=True)
     Plan.objects.filter(pk=template.pk).update(review_by=review_by, created_from=plan)
     template.refresh_from_db()
     return template
 
 
+def _reset_progress(data: dict) -> None:
+    """A copy starts with every task to do and nothing ticked."""
+    for task in data.get("tasks", []):
+        task["status"] = "todo"
+        for item in task.get("checklist", []):
+            item["done"] = False
+
+
+def _resolve_roles(template: Plan) -> dict[str, list[str]]:
+    """Each server of the template -> the hostnames of the team's current servers of the
+    same role: the same environment and every one of its tags (a server without tags
+    stands for itself, if it still exists)."""
+    from servers.models import Server
+
+    current = list(Server.objects.filter(team_id=template.team_id).prefetch_related("tags"))
+    tags_of = {s.pk: {t.pk for t in s.tags.all()} for s in current}
+    resolved: dict[str, list[str]] = {}
+    for server in template.servers.prefetch_related("tags"):
+        wanted = {t.pk for t in server.tags.all()}
+        if not wanted:
+            resolved[server.hostname] = [s.hostname for s in current if s.pk == server.pk]
+            continue
+        resolved[server.hostname] = sorted(
+            s.hostname
+            for s in current
+            if s.environment == server.environment and wanted <= tags_of[s.pk]
+        )
+    return resolved
+
+
+def _same_weekday_and_time(value: str, offset, tz) -> str:
+    """A window's start moved by `offset` days, then on to the same weekday, at the
+    same time of day in the team's zone."""
+    from datetime import datetime, timedelta
+
+    local = datetime.fromisoformat(value).astimezone(tz)
+    day = local.date() + offset
+    day += timedelta(days=(local.weekday() - day.weekday()) % 7)
+    return datetime.combine(day, local.time(), tzinfo=tz).isoformat()
+
+
 @transaction.atomic
 def plan_create_from_template(
     *, template: Plan, title: str, starts_on: date, by, owner=None
 ) -> Plan:
-    """A new draft plan from a template (or a copy of any plan), its dates shifted
-    so the timeline starts on `starts_on`; servers are chosen anew."""
+    """A new draft plan from a template (or a copy of any plan), its timeline moved to
+    start on `starts_on`: milestones and tasks by the same number of days, windows to
+    the same weekday and time of day (team's zone). Every task starts to do, nothing
+    is ticked, no evidence or execution is copied, and the template's servers are
+    resolved to the team's current servers of the same role (environment and tags)."""
+    from datetime import datetime
+
     from plans import yaml_io
 
     data = yaml_io.plan_to_data(template)
     anchor = yaml_io.data_first_date(data)
     offset = (starts_on - anchor) if anchor else None
+    windows = data.pop("windows", [])
     if offset:
         yaml_io.data_shift(data, offset)
+        tz = template.team.tzinfo
+        for w in windows:
+            length = datetime.fromisoformat(w["ends"]) - datetime.fromisoformat(w["starts"])
+            w["starts"] = _same_weekday_and_time(w["starts"], offset, tz)
+            w["ends"] = (datetime.fromisoformat(w["starts"]) + length).isoformat()
+    resolved = _resolve_roles(template)
+    data["servers"] = sorted(
+        {h for host in data.get("servers", []) for h in resolved.get(host, [])}
+    )
+    for w in windows:
+        w["servers"] = [
+            {"hostname": h, "downtime_minutes": ws.get("downtime_minutes", 0)}
+            for ws in w.get("servers", [])
+            for h in resolved.get(ws.get("hostname"), [])
+        ]
+    data["windows"] = windows
     data["title"] = title
-    data["servers"] = []
     data.pop("review_by", None)
-    for window in data.get("windows", []):
-        window["servers"] = []
+    _reset_progress(data)
     if owner is not None:
         data["owner"] = owner.username
     plan = yaml_io.plan_from_data(data, team=template.team, by=by)
