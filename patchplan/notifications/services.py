@@ -54,7 +54,12 @@ from .models import (
 log = logging.getLogger(__name__)
 
 # Plans in these states get no reminders.
-ENDED_PLAN_STATUSES = (PlanStatus.COMPLETED, PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK)
+ENDED_PLAN_STATUSES = (
+    PlanStatus.COMPLETED,
+    PlanStatus.COMPLETED_EXC,
+    PlanStatus.CANCELLED,
+    PlanStatus.ROLLED_BACK,
+)
 # Kinds that still go out at once for people who chose the daily digest:
 # their calendars must follow a moved or cancelled window.
 IMMEDIATE_FOR_DIGEST = {Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED, Kind.DIGEST}
@@ -304,6 +309,7 @@ def plan_status_changed(*, plan, old_status: str, new_status: str, by: User | No
         PlanStatus.APPROVED,
         PlanStatus.IN_PROGRESS,
         PlanStatus.COMPLETED,
+        PlanStatus.COMPLETED_EXC,
         PlanStatus.ROLLED_BACK,
         PlanStatus.CANCELLED,
     }
