@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from plans.choices import (
     FINAL_EXECUTION_STATUSES,
@@ -388,6 +389,24 @@ def check_follow_ups(facts: Facts) -> Check:
     return Check("follow_ups", label, True, _("Every failed or rolled-back server has one."))
 
 
+# What each check is called on the milestone form.
+LABELS = {
+    "scope": _lazy("Servers in scope"),
+    "fresh_listings": _lazy("A fresh package listing for every server in scope"),
+    "test_procedure": _lazy("Test procedure written"),
+    "staging_servers": _lazy("Staging servers in scope"),
+    "staging_test": _lazy("Passing test run on staging since the last scope change"),
+    "testing_signed_off": _lazy("Testing signed off"),
+    "rollback_plan": _lazy("Rollback plan written"),
+    "backups": _lazy("Backups of production servers"),
+    "windows": _lazy("Windows free of conflicts, in off-peak hours, outside freezes"),
+    "go_approval": _lazy("The go from the milestone's approvers"),
+    "final_states": _lazy("Every server in a final state"),
+    "lessons_learned": _lazy("Lessons learned written"),
+    "window_times": _lazy("Actual start and end of every window"),
+    "follow_ups": _lazy("A follow-up for every failed or rolled-back server"),
+}
+
 # The fixed catalogue teams pick a milestone's checks from: code -> check.
 CATALOGUE = {
     "scope": check_scope,
@@ -405,6 +424,12 @@ CATALOGUE = {
     "window_times": check_window_times,
     "follow_ups": check_follow_ups,
 }
+
+
+def catalogue_choices() -> list[tuple[str, str]]:
+    """(code, label) of every check a team can give a milestone."""
+    return [(code, str(LABELS[code])) for code in CATALOGUE]
+
 
 # The guide's defaults per phase: (entry, exit).
 DEFAULT_GATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -416,14 +416,39 @@ def milestone_update(
     signoff_roles: Sequence[str] = (),
     signoff_users: Sequence = (),
     signoff_count: int = 1,
+    entry_checks: Sequence[str] | None = None,
+    exit_checks: Sequence[str] | None = None,
 ) -> Milestone:
-    """Rename/re-date a milestone and set the sign-offs it will need, if still at `version`."""
+    """Rename/re-date a milestone, set the sign-offs it will need and its gate (check
+    codes from the catalogue; None keeps what it has), if still at `version`."""
+    from plans.readiness import CATALOGUE, gate_codes
+
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("A milestone needs a name.")})
     _check_dates(starts_on, due_on)
     _check_signoffs(milestone.plan, signoff_roles, signoff_users, signoff_count)
-    audited = ("name", "starts_on", "due_on", "signoff_roles", "signoff_count")
+    gate = {}
+    for key, codes in (("entry_checks", entry_checks), ("exit_checks", exit_checks)):
+        if codes is None:
+            continue
+        unknown = [c for c in codes if c not in CATALOGUE]
+        if unknown:
+            raise ValidationError({key: _("Unknown check: %(c)s.") % {"c": unknown[0]}})
+        # Kept in the catalogue's order; saved only when it differs from what applies.
+        ordered = [c for c in CATALOGUE if c in codes]
+        current = gate_codes(milestone)[0 if key == "entry_checks" else 1]
+        if ordered != current:
+            gate[key] = ordered
+    audited = (
+        "name",
+        "starts_on",
+        "due_on",
+        "signoff_roles",
+        "signoff_count",
+        "entry_checks",
+        "exit_checks",
+    )
     before = {n: getattr(milestone, n) for n in audited}
     rows = Milestone.objects.filter(pk=milestone.pk, version=version).update(
         name=name,
@@ -432,6 +457,7 @@ def milestone_update(
         signoff_roles=list(signoff_roles),
         signoff_count=signoff_count,
         version=F("version") + 1,
+        **gate,
     )
     if not rows:
         current = Milestone.objects.filter(pk=milestone.pk).first()

@@ -98,3 +98,21 @@ def test_a_refused_click_leaves_the_page_whole_and_keeps_what_was_typed(
     assert page.locator("#run-board").count() == 1
     shot(page, "run-refused-page-whole")
     assert ServerExecution.objects.get(server__hostname="db-prod-1").status == "patched"
+
+
+def test_a_team_picks_a_milestones_checks_from_the_catalogue(
+    page, live_server, login, shot, planner, running
+):
+    plan, _window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, planner)
+    testing = plan.milestones.get(name="testing")
+    page.goto(f"{live_server.url}/plans/milestones/{testing.pk}/")
+    checks = page.get_by_test_id("gate-checks")
+    expect(checks.get_by_label("Test procedure written").first).to_be_checked()
+    checks.locator('input[name="exit_checks"][value="rollback_plan"]').check()
+    shot(page, "milestone-gate-checks")
+    page.get_by_role("button", name="Save milestone").click()
+    expect(page.get_by_text("Milestone saved.")).to_be_visible()
+    testing.refresh_from_db()
+    assert testing.exit_checks == ["staging_test", "rollback_plan"]

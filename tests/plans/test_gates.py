@@ -268,3 +268,33 @@ def test_deployment_is_not_signed_off_while_a_server_is_open(
     run.execution_set_status(window=window, server=servers[0], status="in_progress", by=engineer)
     with pytest.raises(ValidationError, match="Every server in a final state"):
         signoff_give(milestone=milestone(plan, "deployment"), by=approver, decision="approve")
+
+
+def test_a_team_adds_a_check_from_the_catalogue(client_for, plan, servers, owner, approver):
+    """A team that wants the test procedure re-checked before testing is signed off adds
+    it to the milestone's exit checks on the milestone form."""
+    testing = milestone(plan, "testing")
+    page = client_for(owner).get(f"/plans/milestones/{testing.pk}/").content.decode()
+    assert 'data-testid="gate-checks"' in page and "Rollback plan written" in page
+    response = client_for(owner).post(
+        f"/plans/milestones/{testing.pk}/",
+        {
+            "name": "testing",
+            "signoff_count": 1,
+            "version": testing.version,
+            "entry_checks": ["test_procedure", "staging_servers"],
+            "exit_checks": ["staging_test", "rollback_plan"],
+        },
+    )
+    assert response.status_code == 302
+    testing.refresh_from_db()
+    assert testing.exit_checks == ["staging_test", "rollback_plan"]
+    assert AuditEvent.objects.filter(object_id=testing.pk, field="exit_checks").exists()
+    record_listings(servers)
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    from plans.services.evidence import testrun_create
+
+    testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
+    plan_update(plan=plan, version=plan.version, by=owner, rollback_plan="")
+    with pytest.raises(ValidationError, match="Rollback plan written"):
+        signoff_give(milestone=testing, by=approver, decision="approve")
