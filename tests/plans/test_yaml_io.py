@@ -402,3 +402,13 @@ def test_copying_a_plan_shifts_dates_and_resolves_its_servers(full_plan, planner
     assert WindowServer.objects.filter(window__plan=copy).count() == 2
     assert copy.milestones.get(name="assessment").due_on == dt.date(2030, 3, 8)
     assert full_plan.servers.count() == 2  # the source is untouched
+
+
+def test_a_templates_windows_conflict_with_nothing(full_plan, planner):
+    """The template copies the plan's windows and servers: they are examples, so the
+    plan's own windows don't overlap them."""
+    from plans.checks import plan_window_problems
+
+    services.plan_save_as_template(plan=full_plan, title="T", review_by=None, by=planner)
+    problems = plan_window_problems(full_plan)
+    assert not [p for ps in problems.values() for p in ps if p.code == "overlap"]
