@@ -113,7 +113,7 @@ class ServerExecution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.server} in {self.window}: {self.status}"
+        return f"{self.server} in {self.window}: {self.get_status_display()}"
 
 
 class ExecutionEvent(models.Model):
