@@ -165,6 +165,8 @@ def test_activity_merges_status_changes_comments_and_audit_newest_first(team, pl
     AuditEvent.objects.create(plan=plan, object_type="plan", action="status", field="status")
     items = recent_activity(user=planner, team=team)
     assert [i.kind for i in items] == ["comment", "audit", "status"]
+    # The field as the form names it.
+    assert items[1].text == "changed: Title → OpenSSL patch"
     assert items[2].text == "Draft → In review"
 
 
