@@ -41,9 +41,9 @@ def audit_value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
-def _plan_id(plan: Plan | int) -> int:
+def _plan_id(plan: Plan | int | None) -> int | None:
     # A plan or its id: callers that hold only `task.plan_id` need not load the plan.
-    return plan if isinstance(plan, int) else plan.pk
+    return plan if isinstance(plan, int) or plan is None else plan.pk
 
 
 def _describe(obj: Model | int | None) -> dict:
@@ -58,17 +58,24 @@ def _describe(obj: Model | int | None) -> dict:
 
 def audit_event(
     *,
-    plan: Plan | int,
     action: str,
     by,
+    plan: Plan | int | None = None,
+    team=None,
     obj: Model | None = None,
     field: str = "",
     old: Any = None,
     new: Any = None,
 ) -> AuditEvent:
-    """Record one happening on `plan` (or on `obj`, one of its parts)."""
+    """Record one happening on `plan` (or on `obj`, one of its parts), or, with `team`
+    and no plan, on the team's settings, servers or members."""
+    if plan is None and team is None:
+        raise ValueError("an audit event belongs to a plan or a team")
+    if plan is None and obj is None:
+        obj = team
     return AuditEvent.objects.create(
         plan_id=_plan_id(plan),
+        team_id=getattr(team, "pk", team) if plan is None else None,
         action=action[:20],
         field=field[:100],
         old_value=audit_value(old),
@@ -80,14 +87,21 @@ def audit_event(
 
 def audit_changes(
     *,
-    plan: Plan | int,
     obj: Model | None,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     by,
+    plan: Plan | int | None = None,
+    team=None,
 ) -> list[AuditEvent]:
     """Record each field whose value differs between `before` and `after`: one row a
-    field (old value, new value), in one INSERT. Returns the rows written."""
+    field (old value, new value), in one INSERT. Returns the rows written. Team-level
+    changes name `team` and no plan."""
+    if plan is None and team is None:
+        raise ValueError("an audit event belongs to a plan or a team")
+    if plan is None and obj is None:
+        obj = team
+    team_id = getattr(team, "pk", team) if plan is None else None
     described = _describe(obj if obj is not None else plan)
     by = by if getattr(by, "pk", None) else None
     rows = []
@@ -97,6 +111,7 @@ def audit_changes(
             rows.append(
                 AuditEvent(
                     plan_id=_plan_id(plan),
+                    team_id=team_id,
                     action="changed",
                     field=name[:100],
                     old_value=old,

@@ -295,6 +295,8 @@ def load_check_context(plan, *, extra: WindowFacts | None = None) -> CheckContex
         rows = WindowServer.objects.filter(
             server_id__in=all_servers,
             window__plan__team_id=team.pk,
+            # A template's windows are examples, never run: they conflict with nothing.
+            window__plan__is_template=False,
             window__cancelled_at=None,
             window__starts_at__lt=end,
             window__ends_at__gt=start,

@@ -15,6 +15,8 @@ class PlanStatus(models.TextChoices):
     APPROVED = "approved", _("Approved")
     IN_PROGRESS = "in_progress", _("In progress")
     COMPLETED = "completed", _("Completed")
+    # Review signed off, but not every server in scope was verified.
+    COMPLETED_EXC = "completed_exc", _("Completed with exceptions")
     CANCELLED = "cancelled", _("Cancelled")
     ROLLED_BACK = "rolled_back", _("Rolled back")
 
@@ -72,11 +74,26 @@ class LogKind(models.TextChoices):
     ACTION = "action", _("Action taken")
     RESOLUTION = "resolution", _("Resolution")
     NOTE = "note", _("Note")
+    # Written by run mode for every server status change (who, server, from -> to, why).
+    STATUS = "status", _("Status change")
 
 
 class SignOffDecision(models.TextChoices):
     APPROVE = "approve", _("Approve")
     REJECT = "reject", _("Reject")
 
+
+class SignOffStage(models.TextChoices):
+    """A milestone is approved twice when its checks ask for it: the go (entry: its
+    work may start) and the sign-off as done (exit)."""
+
+    ENTRY = "entry", _("Go")
+    EXIT = "exit", _("Done")
+
+
+COMPLETED_STATUSES = (PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC)
+
+# Failed and rolled back need a written reason in run mode.
+REASON_REQUIRED_STATUSES = (ExecutionStatus.FAILED, ExecutionStatus.ROLLED_BACK)
 
 DEFAULT_MILESTONES = ("assessment", "testing", "deployment", "review")

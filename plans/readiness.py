@@ -1,24 +1,47 @@
-"""Readiness checks: the guide's best practices as conditions a milestone must meet
-before it is signed off (or an approver overrides them with a written reason).
+"""The gate model: what must hold before a milestone's work may start (its entry
+checks) and before it is signed off as done (its exit checks).
 
-`plan_readiness(plan)` computes every check of every milestone of a plan in a
-constant number of queries (milestones, scope, backups, the latest staging
-test run, executions, and the window checks' five), so the plan page, the
-sign-off service and the report all call the same thing.
+Each milestone holds check codes from one fixed catalogue (`CATALOGUE`);
+`Milestone.entry_checks`/`exit_checks` left empty (None) mean the defaults of its
+phase (`DEFAULT_GATES`, the guide's): a milestone named otherwise has none.
 
-Which checks a milestone gets depends on its name: the default phases
-(assessment, testing, deployment, review) and common synonyms. A milestone
-with another name has no checks; only its approvals count."""
+`plan_gates(plan)` computes every check of every milestone of a plan in a
+constant number of queries, so the plan page, the sign-off service, the
+run-mode services (may a window's work start?) and the report all ask the same
+thing. `plan_readiness` is its exit half (what sign-off needs).
+
+A window's work (starting it, any server status) may start when the entry
+checks of the window's milestone pass; a window with no milestone belongs to the
+plan's deployment milestone when it touches production servers (production work
+always needs the go) and is not gated otherwise (plans.services.gates)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from plans.choices import FINAL_EXECUTION_STATUSES, ExecutionStatus, TestResult
-from plans.models import BackupRecord, Milestone, Plan, ServerExecution, TestRun
+from plans.choices import (
+    FINAL_EXECUTION_STATUSES,
+    ExecutionStatus,
+    SignOffDecision,
+    SignOffStage,
+    TestResult,
+)
+from plans.models import (
+    BackupRecord,
+    FollowUp,
+    MaintenanceWindow,
+    Milestone,
+    Plan,
+    ServerExecution,
+    SignOff,
+    TestRun,
+)
 from servers.choices import Environment
 
 # Milestone names (lower-cased) -> the phase whose checks apply.
@@ -63,19 +86,52 @@ class Facts:
     statuses: dict[int, str] = field(default_factory=dict)
     # window label -> problem messages
     window_problems: dict[str, list[str]] = field(default_factory=dict)
+    # server id -> when its latest package listing was taken
+    listed_at: dict[int, datetime | None] = field(default_factory=dict)
+    # the plan's milestones in order, and the go approvals of each one's current round
+    milestones: list[Milestone] = field(default_factory=list)
+    go_approvals: dict[int, int] = field(default_factory=dict)
+    # (title, has actual start, has actual end) of each non-cancelled window
+    window_times: list[tuple[str, bool, bool]] = field(default_factory=list)
+    # servers with a follow-up (a follow-up plan or an accepted risk)
+    followed_up: set[int] = field(default_factory=set)
+    # the milestone being checked (set per milestone by milestone_gate)
+    milestone: Milestone | None = None
 
 
 def phase_of(milestone: Milestone) -> str | None:
     return PHASES.get(milestone.name.strip().lower())
 
 
-def load_facts(plan: Plan) -> Facts:
-    """Read what the checks need: 4 queries plus the window checks' five."""
+def load_facts(plan: Plan, milestones: list[Milestone] | None = None) -> Facts:
+    """Read what the checks need: 8 queries plus the window checks' five (one fewer
+    when the milestones are passed in)."""
     from plans.checks import load_check_context, problems_for
 
     facts = Facts(plan=plan)
-    for pk, hostname, env in plan.servers.values_list("pk", "hostname", "environment"):
+    for pk, hostname, env, listed in plan.servers.values_list(
+        "pk", "hostname", "environment", "last_inventory_at"
+    ):
         facts.scope[pk] = (hostname, env)
+        facts.listed_at[pk] = listed
+    if milestones is None:
+        milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
+    facts.milestones = [m for m in milestones if m.retired_at is None]
+    rounds = {m.pk: m.signoff_round for m in facts.milestones}
+    for milestone_id, round_ in SignOff.objects.filter(
+        milestone__plan_id=plan.pk, stage=SignOffStage.ENTRY, decision=SignOffDecision.APPROVE
+    ).values_list("milestone_id", "round"):
+        if rounds.get(milestone_id) == round_:
+            facts.go_approvals[milestone_id] = facts.go_approvals.get(milestone_id, 0) + 1
+    facts.window_times = [
+        (str(title or _("window of %(d)s") % {"d": _fmt(starts)}), a is not None, b is not None)
+        for title, starts, a, b in MaintenanceWindow.objects.filter(
+            plan_id=plan.pk, cancelled_at=None
+        ).values_list("title", "starts_at", "actual_starts_at", "actual_ends_at")
+    ]
+    facts.followed_up = set(
+        FollowUp.objects.filter(plan_id=plan.pk).values_list("server_id", flat=True)
+    )
     facts.backed_up = set(
         BackupRecord.objects.filter(plan_id=plan.pk).values_list("server_id", flat=True)
     )
@@ -225,25 +281,223 @@ def check_final_states(facts: Facts) -> Check:
     return Check("final_states", label, True, _("Every server in scope reached a final state."))
 
 
-CHECKS_BY_PHASE = {
-    "assessment": (check_scope,),
-    "testing": (check_test_procedure, check_staging_servers),
-    "deployment": (check_rollback_plan, check_backups, check_staging_test, check_windows),
-    "review": (check_final_states,),
+def listing_max_age_days(plan: Plan) -> int:
+    """The team's freshness limit for package listings (days)."""
+    return getattr(plan.team, "listing_max_age_days", None) or getattr(
+        settings, "PATCHPLAN_LISTING_MAX_AGE_DAYS", 7
+    )
+
+
+def check_fresh_listings(facts: Facts) -> Check:
+    label = _("A fresh package listing for every server in scope")
+    if not facts.scope:
+        return Check("fresh_listings", label, False, _("No servers are in the plan's scope."))
+    days = listing_max_age_days(facts.plan)
+    oldest_ok = timezone.now() - timedelta(days=days)
+    stale = [i for i, at in facts.listed_at.items() if at is None or at < oldest_ok]
+    if stale:
+        return Check(
+            "fresh_listings",
+            label,
+            False,
+            _("No listing in the last %(d)d days for %(h)s.")
+            % {"d": days, "h": _hosts(stale, facts)},
+        )
+    return Check(
+        "fresh_listings",
+        label,
+        True,
+        _("Every server has a listing of the last %(d)d days.") % {"d": days},
+    )
+
+
+def _previous_phase(facts: Facts, phase: str) -> Milestone | None:
+    before = []
+    for m in facts.milestones:
+        if facts.milestone is not None and m.pk == facts.milestone.pk:
+            break
+        before.append(m)
+    return next((m for m in reversed(before) if phase_of(m) == phase), None)
+
+
+def check_testing_signed_off(facts: Facts) -> Check:
+    label = _("Testing signed off")
+    testing = _previous_phase(facts, "testing")
+    if testing is None:
+        return Check("testing_signed_off", label, False, _("The plan has no testing milestone."))
+    if testing.signed_off_at is None:
+        return Check(
+            "testing_signed_off", label, False, _("“%(m)s” is not signed off.") % {"m": testing}
+        )
+    return Check(
+        "testing_signed_off",
+        label,
+        True,
+        _("“%(m)s” signed off on %(at)s.") % {"m": testing, "at": _fmt(testing.signed_off_at)},
+    )
+
+
+def check_go_approval(facts: Facts) -> Check:
+    label = _("The go from the milestone's approvers")
+    m = facts.milestone
+    if m is None:
+        return Check("go_approval", label, False, "")
+    if m.go_given_at is not None:
+        return Check(
+            "go_approval", label, True, _("Go given on %(at)s.") % {"at": _fmt(m.go_given_at)}
+        )
+    n = facts.go_approvals.get(m.pk, 0)
+    return Check(
+        "go_approval",
+        label,
+        False,
+        _("%(n)d of %(k)d go approval(s).") % {"n": n, "k": m.signoff_count},
+    )
+
+
+def check_lessons_learned(facts: Facts) -> Check:
+    label = _("Lessons learned written")
+    if facts.plan.lessons_learned.strip():
+        return Check("lessons_learned", label, True, _("The review's lessons learned are written."))
+    return Check("lessons_learned", label, False, _("Write the lessons learned of the review."))
+
+
+def check_window_times(facts: Facts) -> Check:
+    label = _("Actual start and end of every window")
+    missing = [t for t, started, ended in facts.window_times if not (started and ended)]
+    if missing:
+        return Check(
+            "window_times",
+            label,
+            False,
+            _("No actual start or end for: %(w)s.") % {"w": ", ".join(sorted(missing)[:5])},
+        )
+    return Check("window_times", label, True, _("Every window's actual times are recorded."))
+
+
+def check_follow_ups(facts: Facts) -> Check:
+    label = _("A follow-up for every failed or rolled-back server")
+    bad = {ExecutionStatus.FAILED, ExecutionStatus.ROLLED_BACK}
+    open_ = [i for i in facts.scope if facts.statuses.get(i) in bad and i not in facts.followed_up]
+    if open_:
+        return Check(
+            "follow_ups",
+            label,
+            False,
+            _("No follow-up plan or accepted risk for %(h)s.") % {"h": _hosts(open_, facts)},
+        )
+    return Check("follow_ups", label, True, _("Every failed or rolled-back server has one."))
+
+
+# What each check is called on the milestone form.
+LABELS = {
+    "scope": _lazy("Servers in scope"),
+    "fresh_listings": _lazy("A fresh package listing for every server in scope"),
+    "test_procedure": _lazy("Test procedure written"),
+    "staging_servers": _lazy("Staging servers in scope"),
+    "staging_test": _lazy("Passing test run on staging since the last scope change"),
+    "testing_signed_off": _lazy("Testing signed off"),
+    "rollback_plan": _lazy("Rollback plan written"),
+    "backups": _lazy("Backups of production servers"),
+    "windows": _lazy("Windows free of conflicts, in off-peak hours, outside freezes"),
+    "go_approval": _lazy("The go from the milestone's approvers"),
+    "final_states": _lazy("Every server in a final state"),
+    "lessons_learned": _lazy("Lessons learned written"),
+    "window_times": _lazy("Actual start and end of every window"),
+    "follow_ups": _lazy("A follow-up for every failed or rolled-back server"),
+}
+
+# The fixed catalogue teams pick a milestone's checks from: code -> check.
+CATALOGUE = {
+    "scope": check_scope,
+    "fresh_listings": check_fresh_listings,
+    "test_procedure": check_test_procedure,
+    "staging_servers": check_staging_servers,
+    "staging_test": check_staging_test,
+    "testing_signed_off": check_testing_signed_off,
+    "rollback_plan": check_rollback_plan,
+    "backups": check_backups,
+    "windows": check_windows,
+    "go_approval": check_go_approval,
+    "final_states": check_final_states,
+    "lessons_learned": check_lessons_learned,
+    "window_times": check_window_times,
+    "follow_ups": check_follow_ups,
 }
 
 
+def catalogue_choices() -> list[tuple[str, str]]:
+    """(code, label) of every check a team can give a milestone."""
+    return [(code, str(LABELS[code])) for code in CATALOGUE]
+
+
+# The guide's defaults per phase: (entry, exit).
+DEFAULT_GATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "assessment": ((), ("scope", "fresh_listings")),
+    "testing": (("test_procedure", "staging_servers"), ("staging_test",)),
+    "deployment": (
+        ("testing_signed_off", "rollback_plan", "backups", "windows", "go_approval"),
+        ("final_states",),
+    ),
+    "review": ((), ("lessons_learned", "window_times", "follow_ups")),
+}
+
+
+def gate_codes(milestone: Milestone) -> tuple[list[str], list[str]]:
+    """The milestone's (entry, exit) check codes: its own, or its phase's defaults."""
+    entry, exit_ = DEFAULT_GATES.get(phase_of(milestone) or "", ((), ()))
+    if milestone.entry_checks is not None:
+        entry = milestone.entry_checks
+    if milestone.exit_checks is not None:
+        exit_ = milestone.exit_checks
+    return [c for c in entry if c in CATALOGUE], [c for c in exit_ if c in CATALOGUE]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A milestone's entry and exit checks, computed."""
+
+    entry: list[Check]
+    exit: list[Check]
+
+    @property
+    def needs_go(self) -> bool:
+        return any(c.code == "go_approval" for c in self.entry)
+
+    @property
+    def may_start(self) -> bool:
+        return not failing(self.entry)
+
+    @property
+    def may_finish(self) -> bool:
+        return not failing(self.exit)
+
+
+def milestone_gate(milestone: Milestone, facts: Facts) -> Gate:
+    facts.milestone = milestone
+    entry, exit_ = gate_codes(milestone)
+    gate = Gate([CATALOGUE[c](facts) for c in entry], [CATALOGUE[c](facts) for c in exit_])
+    facts.milestone = None
+    return gate
+
+
+def plan_gates(plan: Plan, milestones: list[Milestone] | None = None) -> dict[int, Gate]:
+    """Every milestone's gate, by milestone id: 13 queries whatever the sizes
+    (12 when the milestones are passed in)."""
+    if milestones is None:
+        milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
+    facts = load_facts(plan, milestones)
+    return {m.pk: milestone_gate(m, facts) for m in milestones}
+
+
 def milestone_checks(milestone: Milestone, facts: Facts) -> list[Check]:
-    return [check(facts) for check in CHECKS_BY_PHASE.get(phase_of(milestone) or "", ())]
+    """The exit checks (what signing it off as done needs)."""
+    return milestone_gate(milestone, facts).exit
 
 
 def plan_readiness(plan: Plan, milestones: list[Milestone] | None = None) -> dict[int, list[Check]]:
-    """Every milestone's checks, by milestone id: 10 queries whatever the sizes
-    (9 when the milestones are passed in)."""
-    if milestones is None:
-        milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
-    facts = load_facts(plan)
-    return {m.pk: milestone_checks(m, facts) for m in milestones}
+    """Every milestone's exit checks, by milestone id (see plan_gates)."""
+    return {pk: gate.exit for pk, gate in plan_gates(plan, milestones).items()}
 
 
 def failing(checks: list[Check]) -> list[Check]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path(_RUN, execution.run_page, name="plan_window_run"),
     path(_RUN + "board/", execution.run_board_partial, name="plan_window_run_board"),
     path(_RUN + "times/", execution.run_times, name="run_times"),
+    path(_RUN + "override/", execution.run_override, name="run_override"),
     path(_RUN + "servers/<int:server_id>/status/", execution.run_status, name="run_status"),
     path(_RUN + "servers/<int:server_id>/downtime/", execution.run_downtime, name="run_downtime"),
     path(_RUN + "servers/<int:server_id>/listing/", execution.run_listing, name="run_listing"),
@@ -28,6 +29,12 @@ urlpatterns = [
     path("<int:plan_id>/history/", history.history, name="plan_history"),
     path("<int:plan_id>/review/", report.review_page, name="plan_review"),
     path("<int:plan_id>/review/lessons/", report.lessons_update, name="lessons_update"),
+    path("<int:plan_id>/review/follow-up/", report.follow_up_create, name="follow_up_create"),
+    path(
+        "<int:plan_id>/review/accept-risk/<int:server_id>/",
+        report.follow_up_accept_risk,
+        name="follow_up_accept_risk",
+    ),
     path("<int:plan_id>/report/", report.report_page, name="plan_report"),
     path("<int:plan_id>/report.md", report.report_markdown, name="plan_report_md"),
 ]

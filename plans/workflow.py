@@ -20,7 +20,8 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (S.IN_REVIEW, S.APPROVED): _APPROVERS,
     (S.APPROVED, S.DRAFT): _PLANNERS,  # reopened: needs a new review
     (S.APPROVED, S.IN_PROGRESS): _DOERS,
-    (S.IN_PROGRESS, S.COMPLETED): _PLANNERS,
+    # No move to completed: a plan completes only when its review is signed off
+    # (plans.services.signoff), "completed" or "completed with exceptions".
     (S.IN_PROGRESS, S.ROLLED_BACK): _DOERS,
     (S.DRAFT, S.CANCELLED): _PLANNERS,
     (S.IN_REVIEW, S.CANCELLED): _PLANNERS,
@@ -29,7 +30,7 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 # Ends: no move leaves them.
-FINAL = frozenset({S.COMPLETED, S.CANCELLED, S.ROLLED_BACK})
+FINAL = frozenset({S.COMPLETED, S.COMPLETED_EXC, S.CANCELLED, S.ROLLED_BACK})
 
 # With the team's four-eyes rule on, the plan's owner may not make these moves
 # (nobody approves their own plan).

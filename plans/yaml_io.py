@@ -29,12 +29,9 @@ from patchplan.core.text import CONTROL_CHARACTERS
 from patchplan.teams.models import Membership, Team
 from plans.choices import PlanKind, Raci, Risk, TaskStatus
 from plans.models import (
-    ChecklistItem,
-    MaintenanceWindow,
     Milestone,
     Plan,
     PlanRole,
-    Task,
     WindowServer,
 )
 from plans.services import plans as plan_services
@@ -565,40 +562,46 @@ def plan_from_data(
         is_template=is_template,
         **fields,
     )
+    # Everything below goes through the services the pages use (validation, history,
+    # notifications), inside this one transaction: a refusal leaves nothing behind.
+    from plans.services import raci as raci_services
+    from plans.services import tasks as task_services
+    from plans.services import windows as window_services
+
+    window_hosts = [s for w in windows for s, _d in w["servers"] if s not in scope]
+    scope = scope + list(dict.fromkeys(window_hosts))
     if scope:
-        plan.servers.add(*scope)
+        plan_services.plan_scope_add(plan=plan, servers=scope, by=by)
     by_name: dict[str, Milestone] = {}
-    for position, ms in enumerate(milestones):
-        m = Milestone.objects.create(
-            plan=plan,
-            name=ms["name"],
-            position=position,
-            starts_on=ms["starts"],
-            due_on=ms["due"],
-            signoff_roles=ms["roles"],
-            signoff_count=ms["count"],
+    for ms in milestones:
+        m = plan_services.milestone_add(
+            plan=plan, name=ms["name"], starts_on=ms["starts"], due_on=ms["due"], by=by
         )
-        if ms["people"]:
-            m.signoff_users.set(ms["people"])
+        if ms["roles"] or ms["people"] or ms["count"] != 1:
+            m = plan_services.milestone_update(
+                milestone=m,
+                version=m.version,
+                by=by,
+                name=m.name,
+                starts_on=m.starts_on,
+                due_on=m.due_on,
+                signoff_roles=ms["roles"],
+                signoff_users=ms["people"],
+                signoff_count=ms["count"],
+            )
         by_name[m.name] = m
     for w in windows:
-        window = MaintenanceWindow.objects.create(
+        window_services.window_create(
             plan=plan,
             milestone=by_name.get(w["milestone"]),
             title=w["title"],
             starts_at=w["starts"],
             ends_at=w["ends"],
+            downtimes=dict(w["servers"]),
+            by=by,
         )
-        WindowServer.objects.bulk_create(
-            WindowServer(window=window, server=s, expected_downtime_minutes=d)
-            for s, d in w["servers"]
-        )
-        missing = [s for s, _d in w["servers"] if s not in scope]
-        if missing:
-            scope.extend(missing)
-            plan.servers.add(*missing)
-    for position, t in enumerate(tasks):
-        task = Task.objects.create(
+    for t in tasks:
+        task = task_services.task_create(
             plan=plan,
             milestone=by_name.get(t["milestone"]),
             title=t["title"],
@@ -606,16 +609,20 @@ def plan_from_data(
             assignee=t["assignee"],
             due_on=t["due"],
             status=t["status"],
-            position=position,
-            completed_at=timezone.now() if t["status"] == TaskStatus.DONE else None,
+            checklist=[text for text, _done in t["checklist"]],
+            by=by,
         )
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(task=task, text=text, done=done, position=k)
-            for k, (text, done) in enumerate(t["checklist"])
-        )
+        done = {text for text, is_done in t["checklist"] if is_done}
+        for item in task.checklist.all():
+            if item.text in done:
+                task_services.checklist_item_toggle(item=item, done=True, by=by)
     if role_list is not None:
-        PlanRole.objects.filter(plan=plan).delete()
-        PlanRole.objects.bulk_create(PlanRole(plan=plan, user=u, raci=r) for u, r in roles)
+        for user, raci in sorted(roles, key=lambda r: r[1] != Raci.ACCOUNTABLE):
+            raci_services.planrole_assign(plan=plan, user=user, raci=raci, by=by)
+        # The owner was made accountable by plan_create; the file's roles replace it.
+        for role in PlanRole.objects.filter(plan=plan).select_related("user"):
+            if (role.user, role.raci) not in roles:
+                raci_services.planrole_remove(role=role, by=by)
     return plan
 
 

@@ -94,6 +94,14 @@ _SERVER_FIELDS = (
 )
 
 
+def _audit(team, *, action: str, by=None, obj=None, field: str = "", old=None, new=None) -> None:
+    """The team's history (an AuditEvent with the team and no plan), in the caller's
+    transaction. Imported late: plans depends on servers, not the other way round."""
+    from plans.audit import audit_event
+
+    audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
+
+
 def _check_owner(team: Team, owner) -> None:
     if owner is not None and not team.memberships.filter(user=owner).exists():
         raise ValidationError({"owner": _("The owner must be a member of the team.")})
@@ -125,6 +133,7 @@ def server_create(*, team: Team, hostname: str, tags: Iterable[str] = (), by=Non
     tag_names = parse_tag_names(tags)
     if tag_names:
         server.tags.set(tags_for_names(team=team, names=tag_names))
+    _audit(team, action="created", obj=server, field="server", new=server.hostname, by=by)
     return server
 
 
@@ -141,20 +150,37 @@ def server_update(
         _check_unique(server.team, fields["hostname"], exclude_pk=server.pk)
     if "owner" in fields:
         _check_owner(server.team, fields["owner"])
-    for name, value in fields.items():
+    from plans.audit import audit_changes
+
+    for name in fields:
         if name != "hostname" and name not in _SERVER_FIELDS:
             raise TypeError(f"unknown server field {name!r}")
+    before = {name: getattr(server, name) for name in fields}
+    old_tags = sorted(t.name for t in server.tags.all()) if tags is not None else None
+    for name, value in fields.items():
         setattr(server, name, value)
     server.full_clean(exclude=["team", "tags"], validate_unique=False)
     server.save(update_fields=[*fields, "updated_at"])
+    after = {name: getattr(server, name) for name in fields}
     if tags is not None:
         server.tags.set(tags_for_names(team=server.team, names=parse_tag_names(tags)))
+        before["tags"] = old_tags
+        after["tags"] = sorted(t.name for t in server.tags.all())
+    audit_changes(team=server.team_id, obj=server, before=before, after=after, by=by)
     return server
 
 
 @transaction.atomic
 def server_delete(*, server: Server, by=None) -> None:
-    """Remove a server with its inventory history (its plans keep their own records)."""
+    """Remove a server with its inventory history. One that was worked on in a plan's
+    window is refused: the plan's execution record (append-only) names it."""
+    from plans.models import ServerExecution
+
+    if ServerExecution.objects.filter(server_id=server.pk).exists():
+        raise ValidationError(
+            _("%(h)s was patched in a plan's window; its record is kept.") % {"h": server.hostname}
+        )
+    _audit(server.team_id, action="deleted", obj=server, field="server", old=server.hostname, by=by)
     server.delete()
 
 
@@ -179,6 +205,14 @@ def servers_tag(*, team: Team, servers: Iterable[Server], tag_names: Iterable[st
         if (s.pk, t.pk) not in existing
     ]
     through.objects.bulk_create(new)
+    if new:
+        _audit(
+            team,
+            action="tagged",
+            field="tags",
+            new=f"{', '.join(names)} on {len(servers)} server(s)",
+            by=by,
+        )
     return len(new)
 
 
@@ -222,6 +256,7 @@ def token_create(
         can_create_servers=can_create_servers,
         created_by=by,
     )
+    _audit(team, action="created", obj=token, field="api token", new=token.name, by=by)
     return token, raw
 
 
@@ -231,6 +266,7 @@ def token_revoke(*, token: InventoryToken, by=None) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        _audit(token.team_id, action="revoked", obj=token, field="api token", old=token.name, by=by)
 
 
 def token_authenticate(raw: str) -> InventoryToken | None:

@@ -67,7 +67,9 @@ def server_list(request: HttpRequest) -> HttpResponse:
     if can_plan:
         plans = list(
             Plan.objects.filter(team=team, is_template=False)
-            .exclude(status__in=[PlanStatus.COMPLETED, PlanStatus.CANCELLED])
+            .exclude(
+                status__in=[PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC, PlanStatus.CANCELLED]
+            )
             .order_by("title")
             .only("pk", "title")[:200]
         )

@@ -237,6 +237,8 @@ def recent_activity(*, user, team: Team | None, limit: int = 8) -> list[Activity
                 c.body[:140],
             )
         )
+    from plans.history_labels import label_rows
+
     # Status moves are in PlanStatusChange already.
     for e in (
         AuditEvent.objects.filter(plan_id__in=plan_ids)
@@ -244,13 +246,19 @@ def recent_activity(*, user, team: Team | None, limit: int = 8) -> list[Activity
         .select_related("plan", "by")
         .order_by("-at", "-pk")[:limit]
     ):
-        # The plan's own changes need no name: the line starts with the plan.
-        parts = (e.action,) if e.object_type == "plan" else (e.action, e.object_type, e.object_repr)
+        # Labels people read (plans.history_labels); the plan's own changes need no
+        # name: the line starts with the plan.
+        label_rows([e])
+        parts = (
+            (e.action_label,)
+            if e.object_type == "plan"
+            else (e.action_label, e.part_label.lower(), e.object_repr)
+        )
         what = " ".join(x[:60] for x in parts if x)
         if e.field:
-            what += f": {e.field}"
+            what += f": {e.field_label}"
         if e.new_value:
-            what += f" → {e.new_value[:60]}"
+            what += f" → {e.new_label[:60]}"
         items.append(
             ActivityItem(
                 e.at, "audit", e.plan_id, e.plan.title, e.by.display_name if e.by else "", what

@@ -55,7 +55,12 @@ from .models import (
 log = logging.getLogger(__name__)
 
 # Plans in these states get no reminders.
-ENDED_PLAN_STATUSES = (PlanStatus.COMPLETED, PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK)
+ENDED_PLAN_STATUSES = (
+    PlanStatus.COMPLETED,
+    PlanStatus.COMPLETED_EXC,
+    PlanStatus.CANCELLED,
+    PlanStatus.ROLLED_BACK,
+)
 # Kinds that still go out at once for people who chose the daily digest:
 # their calendars must follow a moved or cancelled window.
 IMMEDIATE_FOR_DIGEST = {Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED, Kind.DIGEST}
@@ -383,6 +388,7 @@ def plan_status_changed(*, plan, old_status: str, new_status: str, by: User | No
         PlanStatus.APPROVED,
         PlanStatus.IN_PROGRESS,
         PlanStatus.COMPLETED,
+        PlanStatus.COMPLETED_EXC,
         PlanStatus.ROLLED_BACK,
         PlanStatus.CANCELLED,
     }
@@ -766,13 +772,18 @@ GO_PLAN_STATUSES = (PlanStatus.APPROVED, PlanStatus.IN_PROGRESS)
 
 
 def _milestones_ready(plan: Plan, milestones: list[Milestone]) -> set[int]:
-    """The milestones whose checks all pass now (milestones without checks
-    excluded). The lead re-points this at the entry checks once phases have
-    them (issue 12); today readiness has one list per milestone."""
-    from plans.readiness import failing, plan_readiness
+    """The milestones that wait for a go and have nothing else in the way: their
+    entry checks pass except the go approval itself, which is what the approvers
+    are asked for."""
+    from plans.readiness import failing, plan_gates
 
-    readiness = plan_readiness(plan, milestones)
-    return {pk for pk, checks in readiness.items() if checks and not failing(checks)}
+    return {
+        pk
+        for pk, gate in plan_gates(plan, milestones).items()
+        if gate.needs_go
+        and not [c for c in failing(gate.entry) if c.code != "go_approval"]
+        and not next(m for m in milestones if m.pk == pk).go_given_at
+    }
 
 
 def scan_go_requests(now: datetime) -> int:

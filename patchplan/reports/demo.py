@@ -215,14 +215,13 @@ def demo_history_load(*, team: Team) -> None:
                     m.signed_off_at,
                 )
             )
-    made = PlanStatusChange.objects.bulk_create([c for c, _w in changes])
-    for row, (_c, when) in zip(made, changes, strict=True):
+    # History is append-only: each row gets its time when it is inserted.
+    for row, when in changes:
         row.at = when
-    PlanStatusChange.objects.bulk_update(made, ["at"])
-    made = SignOff.objects.bulk_create([s for s, _w in signoff_rows])
-    for row, (_s, when) in zip(made, signoff_rows, strict=True):
+    PlanStatusChange.objects.bulk_create([c for c, _w in changes])
+    for row, when in signoff_rows:
         row.at = when
-    SignOff.objects.bulk_update(made, ["at"])
+    SignOff.objects.bulk_create([s for s, _w in signoff_rows])
     for plan, created, completed_at in plan_times:
         plan.created_at = created
         plan.completed_at = completed_at
@@ -365,9 +364,14 @@ def _recent_activity(team: Team, people: dict, now: datetime) -> None:
                 10,
             )
         )
-    for model, field in ((PlanStatusChange, "at"), (Comment, "created_at"), (AuditEvent, "at")):
+    for model, field in ((PlanStatusChange, "at"), (AuditEvent, "at")):
+        # History is append-only: each row gets its time when it is inserted.
         batch = [(r, h) for r, h in rows if isinstance(r, model)]
-        made = model.objects.bulk_create([r for r, _h in batch])
-        for row, (_r, hours) in zip(made, batch, strict=True):
+        for row, hours in batch:
             setattr(row, field, now - timedelta(hours=hours))
-        model.objects.bulk_update(made, [field])
+        model.objects.bulk_create([r for r, _h in batch])
+    batch = [(r, h) for r, h in rows if isinstance(r, Comment)]
+    made = Comment.objects.bulk_create([r for r, _h in batch])
+    for row, (_r, hours) in zip(made, batch, strict=True):
+        row.created_at = now - timedelta(hours=hours)
+    Comment.objects.bulk_update(made, ["created_at"])

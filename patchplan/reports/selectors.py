@@ -476,7 +476,7 @@ def plans_report(*, team: Team, p: Period) -> PlansReport:
     completed = [
         CompletedPlan(*row)
         for row in plans.filter(
-            status=PlanStatus.COMPLETED,
+            status__in=(PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC),
             completed_at__gte=p.start_at,
             completed_at__lt=p.end_at,
         )

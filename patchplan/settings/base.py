@@ -388,3 +388,8 @@ PATCHPLAN_ROLES_HELP = _("Roles: admin, planner, engineer, approver, viewer.")
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 if ADMIN_URL == "/":
     raise ImproperlyConfigured("ADMIN_URL must name a path, e.g. site-admin/.")
+
+# Run mode: how often the board refreshes itself (seconds); the gates' listing
+# freshness limit for the assessment (days).
+PATCHPLAN_RUN_REFRESH_SECONDS = env.int("PATCHPLAN_RUN_REFRESH_SECONDS", default=4)
+PATCHPLAN_LISTING_MAX_AGE_DAYS = env.int("PATCHPLAN_LISTING_MAX_AGE_DAYS", default=7)

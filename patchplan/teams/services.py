@@ -19,6 +19,15 @@ from patchplan.core.text import single_line
 from .models import FreezePeriod, Invitation, Membership, OffPeakPeriod, Team
 from .roles import Role
 
+
+def _audit(team, *, action: str, by=None, obj=None, field: str = "", old=None, new=None) -> None:
+    """The team's history (an AuditEvent with the team and no plan), in the caller's
+    transaction. Imported late: plans depends on teams, not the other way round."""
+    from plans.audit import audit_event
+
+    audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
+
+
 INVITATION_SALT = "patchplan.teams.invitation"
 INVITATION_MAX_AGE = 60 * 60 * 24 * 7  # a week
 
@@ -27,40 +36,54 @@ INVITATION_MAX_AGE = 60 * 60 * 24 * 7  # a week
 def team_create(*, name: str, slug: str, admin: User, time_zone: str = "UTC") -> Team:
     """Create a team with its first admin."""
     team = Team.objects.create(name=name, slug=slug, time_zone=time_zone)
-    Membership.objects.create(team=team, user=admin, role=Role.ADMIN)
+    membership = Membership.objects.create(team=team, user=admin, role=Role.ADMIN)
+    _audit(team, action="created", field="team", new=name, by=admin)
+    _audit(team, action="created", obj=membership, field="role", new=Role.ADMIN, by=admin)
     return team
 
 
 @transaction.atomic
-def team_update(*, team: Team, name: str, time_zone: str, four_eyes: bool) -> Team:
+def team_update(*, team: Team, name: str, time_zone: str, four_eyes: bool, by=None) -> Team:
+    from plans.audit import audit_changes, snapshot
+
+    fields = ("name", "time_zone", "four_eyes")
+    before = snapshot(Team.objects.get(pk=team.pk), fields)
     team.name = name
     team.time_zone = time_zone
     team.four_eyes = four_eyes
     team.full_clean(exclude=["slug"])
     team.save(update_fields=["name", "time_zone", "four_eyes"])
+    audit_changes(team=team, obj=team, before=before, after=snapshot(team, fields), by=by)
     return team
 
 
 @transaction.atomic
-def off_peak_replace(*, team: Team, periods: list[tuple[int, object, object]]) -> None:
+def off_peak_replace(*, team: Team, periods: list[tuple[int, object, object]], by=None) -> None:
     """Replace the team's weekly off-peak slots with `periods` (weekday, from, until)."""
+    old = [str(p) for p in OffPeakPeriod.objects.filter(team=team)]
     OffPeakPeriod.objects.filter(team=team).delete()
     OffPeakPeriod.objects.bulk_create(
         OffPeakPeriod(team=team, weekday=w, starts_at=s, ends_at=e) for w, s, e in periods
     )
+    new = [str(p) for p in OffPeakPeriod.objects.filter(team=team)]
+    if old != new:
+        _audit(team, action="changed", field="off-peak hours", old=old, new=new, by=by)
 
 
 @transaction.atomic
-def freeze_create(*, team: Team, starts_on, ends_on, reason: str) -> FreezePeriod:
+def freeze_create(*, team: Team, starts_on, ends_on, reason: str, by=None) -> FreezePeriod:
     if ends_on < starts_on:
         raise ValidationError({"ends_on": _("The freeze ends before it starts.")})
-    return FreezePeriod.objects.create(
+    freeze = FreezePeriod.objects.create(
         team=team, starts_on=starts_on, ends_on=ends_on, reason=reason
     )
+    _audit(team, action="created", obj=freeze, field="freeze", new=str(freeze), by=by)
+    return freeze
 
 
 @transaction.atomic
-def freeze_delete(*, freeze: FreezePeriod) -> None:
+def freeze_delete(*, freeze: FreezePeriod, by=None) -> None:
+    _audit(freeze.team, action="deleted", obj=freeze, field="freeze", old=str(freeze), by=by)
     freeze.delete()
 
 
@@ -75,21 +98,40 @@ def _admins_left_after(membership: Membership, *, new_role: str | None) -> int:
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str) -> Membership:
+def membership_change_role(*, membership: Membership, role: str, by=None) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
     if membership.role == Role.ADMIN and _admins_left_after(membership, new_role=role) == 0:
         raise ValidationError({"role": _("A team needs at least one admin.")})
+    old = Membership.objects.get(pk=membership.pk).role
     membership.role = role
     membership.save(update_fields=["role"])
+    if old != role:
+        _audit(
+            membership.team,
+            action="changed",
+            obj=membership,
+            field="role",
+            old=old,
+            new=role,
+            by=by,
+        )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, membership: Membership, by=None) -> None:
     """Remove someone from a team; their access ends at their next request."""
     if membership.role == Role.ADMIN and _admins_left_after(membership, new_role=None) == 0:
         raise ValidationError(_("A team needs at least one admin."))
+    _audit(
+        membership.team,
+        action="deleted",
+        obj=membership,
+        field="member",
+        old=f"{membership.user} ({membership.role})",
+        by=by,
+    )
     membership.delete()
 
 
@@ -139,14 +181,25 @@ def invitation_create(*, team: Team, email: str, role: str, by: User) -> Invitat
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
     invitation = Invitation.objects.create(team=team, email=email, role=role, invited_by=by)
+    _audit(
+        team, action="created", obj=invitation, field="invitation", new=f"{email} ({role})", by=by
+    )
     transaction.on_commit(lambda: _send_invitation(invitation.pk))
     return invitation
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation) -> None:
+def invitation_revoke(*, invitation: Invitation, by=None) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
+    _audit(
+        invitation.team,
+        action="revoked",
+        obj=invitation,
+        field="invitation",
+        old=invitation.email,
+        by=by,
+    )
 
 
 @transaction.atomic
@@ -166,4 +219,12 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    _audit(
+        invitation.team,
+        action="joined",
+        obj=membership,
+        field="member",
+        new=f"{user} ({membership.role})",
+        by=user,
+    )
     return membership

@@ -81,8 +81,9 @@ def team_settings(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     time_zone=form.cleaned_data["time_zone"],
                     four_eyes=form.cleaned_data["four_eyes"],
+                    by=request.user,
                 )
-                services.off_peak_replace(team=team, periods=periods)
+                services.off_peak_replace(team=team, periods=periods, by=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -98,7 +99,7 @@ def freeze_create(request: HttpRequest) -> HttpResponse:
     form = FreezeForm(request.POST, prefix="freeze")
     if form.is_valid():
         try:
-            services.freeze_create(team=team, **form.cleaned_data)
+            services.freeze_create(team=team, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -113,7 +114,7 @@ def freeze_delete(request: HttpRequest, freeze_id: int) -> HttpResponse:
     freeze = get_for_user(
         FreezePeriod.objects.all(), user=request.user, action=Action.MANAGE_TEAM, pk=freeze_id
     )
-    services.freeze_delete(freeze=freeze)
+    services.freeze_delete(freeze=freeze, by=request.user)
     messages.success(request, _("Freeze period removed."))
     return redirect("team_settings")
 
@@ -165,7 +166,9 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     error = ""
     if form.is_valid():
         try:
-            services.membership_change_role(membership=membership, role=form.cleaned_data["role"])
+            services.membership_change_role(
+                membership=membership, role=form.cleaned_data["role"], by=request.user
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
             membership.refresh_from_db()
@@ -194,7 +197,7 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
         pk=membership_id,
     )
     try:
-        services.membership_remove(membership=membership)
+        services.membership_remove(membership=membership, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -210,7 +213,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_user(
         Invitation.objects.all(), user=request.user, action=Action.MANAGE_TEAM, pk=invitation_id
     )
-    services.invitation_revoke(invitation=invitation)
+    services.invitation_revoke(invitation=invitation, by=request.user)
     messages.success(request, _("Invitation revoked."))
     return redirect("team_members")
 

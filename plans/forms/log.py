@@ -10,9 +10,12 @@ from plans.choices import LogKind
 from plans.models import MaintenanceWindow, Plan
 from plans.services.log import MAX_BODY
 
+# What people write; "status change" entries come from run mode only.
+WRITTEN_KINDS = [(k, label) for k, label in LogKind.choices if k != LogKind.STATUS]
+
 
 class LogEntryForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=LogKind.choices, initial=LogKind.ISSUE)
+    kind = forms.ChoiceField(label=_("Kind"), choices=WRITTEN_KINDS, initial=LogKind.ISSUE)
     body = forms.CharField(
         label=_("Entry"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -36,7 +39,7 @@ class LogEntryForm(forms.Form):
 
 
 class LogEditForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=LogKind.choices)
+    kind = forms.ChoiceField(label=_("Kind"), choices=WRITTEN_KINDS)
     body = forms.CharField(
         label=_("Entry"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -157,11 +157,26 @@ class MilestoneForm(MilestoneAddForm):
         error_messages={"invalid_choice": _("Choose members of this team.")},
     )
     signoff_count = forms.IntegerField(label=_("Approvals needed"), min_value=1, max_value=20)
+    # The milestone's gate, from the fixed catalogue (plans.readiness).
+    entry_checks = forms.MultipleChoiceField(
+        label=_("Before its work may start"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    exit_checks = forms.MultipleChoiceField(
+        label=_("Before it is signed off as done"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, team_id: int, **kwargs):
+        from plans.readiness import catalogue_choices
+
         super().__init__(*args, **kwargs)
         self.fields["signoff_users"].queryset = _member_queryset(team_id)
+        self.fields["entry_checks"].choices = catalogue_choices()
+        self.fields["exit_checks"].choices = catalogue_choices()
 
 
 class ScopeFindForm(forms.Form):

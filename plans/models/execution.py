@@ -5,12 +5,13 @@ document what happened are append-only: corrections add rows."""
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from servers.choices import Environment
 from servers.models import Server
 
-from ..choices import ExecutionStatus, LogKind, SignOffDecision, TestResult
+from ..choices import ExecutionStatus, LogKind, SignOffDecision, SignOffStage, TestResult
 from .plan import MaintenanceWindow, Milestone, Plan
 
 
@@ -112,7 +113,7 @@ class ServerExecution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.server} in {self.window}: {self.status}"
+        return f"{self.server} in {self.window}: {self.get_status_display()}"
 
 
 class ExecutionEvent(models.Model):
@@ -124,7 +125,8 @@ class ExecutionEvent(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    # The time of the insert; set explicitly only by demo data (rows never change after).
+    at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -189,23 +191,29 @@ class SignOff(models.Model):
     milestone reopens it in a new round. One person signs once per round (a
     database constraint, so two clicks at once cannot make two)."""
 
-    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="signoffs")
+    # PROTECT: a milestone with sign-offs is retired, never deleted with them.
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="signoffs")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signoffs"
     )
     round = models.PositiveIntegerField(default=1)
+    # The go (entry: the milestone's work may start) or done (exit).
+    stage = models.CharField(
+        _("stage"), max_length=8, choices=SignOffStage.choices, default=SignOffStage.EXIT
+    )
     decision = models.CharField(_("decision"), max_length=8, choices=SignOffDecision.choices)
     comment = models.TextField(_("comment"), blank=True)
     # Failing readiness checks the approver overrode, and why.
     overridden_checks = models.JSONField(default=list, blank=True)
     override_reason = models.TextField(_("override reason"), blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone", "user", "round"], name="signoff_once_per_person_per_round"
+                fields=["milestone", "user", "round", "stage"],
+                name="signoff_once_per_person_per_round",
             )
         ]
 
@@ -214,9 +222,15 @@ class SignOff(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One change to a plan or one of its parts: field, old and new value, who, when."""
+    """One change to a plan or one of its parts, or to the team's settings, servers and
+    members (`team` set, no plan): field, old and new value, who, when."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="audit_events")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="audit_events", null=True, blank=True
+    )
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     object_type = models.CharField(max_length=50)
     object_id = models.PositiveBigIntegerField(null=True)
     object_repr = models.CharField(max_length=200, blank=True)
@@ -227,11 +241,72 @@ class AuditEvent(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["plan", "-at"])]
+        indexes = [models.Index(fields=["plan", "-at"]), models.Index(fields=["team", "-at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(plan__isnull=False) | Q(team__isnull=False),
+                name="auditevent_plan_or_team",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.field}"
+
+
+class GateOverride(models.Model):
+    """An approver's emergency change: work in `window` may start although the entry
+    checks of its milestone fail (`failed_checks`, as they were), for `reason`.
+    Append-only; shown on the report."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="gate_overrides")
+    window = models.ForeignKey(
+        MaintenanceWindow, on_delete=models.CASCADE, related_name="gate_overrides"
+    )
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(_("reason for the emergency change"))
+    failed_checks = models.JSONField(default=list, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Emergency change on {self.window} by {self.by}"
+
+
+class FollowUp(models.Model):
+    """What happens to a server a plan did not verify (failed or rolled back): a
+    follow-up plan, or a risk accepted with a reason and by whom. Append-only."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="follow_ups")
+    server = models.ForeignKey(Server, on_delete=models.PROTECT, related_name="+")
+    follow_up_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="follows_up"
+    )
+    reason = models.TextField(_("why the risk is accepted"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Follow-up of {self.server} in {self.plan}"
+
+
+class HistoryPurge(models.Model):
+    """A row here, inserted and removed inside one transaction and never committed,
+    lets that transaction delete append-only rows: deleting a whole draft plan, or
+    the test database flush on SQLite. See plans/history_guard.py."""
+
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"History purge at {self.at}"

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.teams.models import Team
@@ -95,7 +96,8 @@ class PlanStatusChange(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    # The time of the insert; set explicitly only by demo data (rows never change after).
+    at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -123,6 +125,15 @@ class Milestone(models.Model):
     signed_off_at = models.DateTimeField(null=True, blank=True)
     # Rejecting a milestone reopens it in a new sign-off round.
     signoff_round = models.PositiveIntegerField(default=1)
+    # The milestone's gate (plans.readiness): check codes from the catalogue that must
+    # hold before its work may start (entry) and before it is signed off as done
+    # (exit). None: the defaults of its phase (DEFAULT_GATES).
+    entry_checks = models.JSONField(_("entry checks"), null=True, blank=True)
+    exit_checks = models.JSONField(_("exit checks"), null=True, blank=True)
+    # When its approvers gave the go (only milestones whose entry asks for one).
+    go_given_at = models.DateTimeField(_("go given at"), null=True, blank=True)
+    # A milestone with sign-offs is never deleted (they are history): it is retired.
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -159,6 +170,8 @@ class MaintenanceWindow(models.Model):
     )
     actual_starts_at = models.DateTimeField(_("actual start"), null=True, blank=True)
     actual_ends_at = models.DateTimeField(_("actual end"), null=True, blank=True)
+    # Started more than 15 minutes before its planned start, after a confirmation.
+    started_early = models.BooleanField(_("started early"), default=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     sequence = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)

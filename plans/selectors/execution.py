@@ -4,8 +4,9 @@ execution status, the package versions before and after, recent events."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -14,9 +15,16 @@ from patchplan.teams.roles import Action
 from patchplan.teams.selectors import get_for_user, user_can
 from plans.choices import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from plans.models import ExecutionEvent, MaintenanceWindow, ServerExecution, WindowServer
-from servers.inventory import packages_from_blob
+from plans.verification import (
+    PACKAGES,
+    UPDATES,
+    Listing,
+    PackageResult,
+    Verification,
+    listing_from_blob,
+    verify_packages,
+)
 from servers.models import InventorySnapshot, Server
-from servers.versions import compare_versions
 
 # One click per status change: the moves offered from each status.
 NEXT_STATUSES: dict[str, tuple[str, ...]] = {
@@ -52,107 +60,95 @@ def window_for_run(*, user, plan_id: int, window_id: int, action: str = Action.V
     )
 
 
-@dataclass(frozen=True)
-class PackageChange:
-    """A package the plan is about, on one server: its version before and after."""
-
-    name: str
-    before: str
-    after: str
-    updated: bool
+def plan_package_targets(plan) -> dict[str, str | None]:
+    """What the plan targets: package name -> minimum version (None: any newer one).
+    The one place verification reads the plan's targets from: the plan's packages,
+    with the minimum (fixed) versions "Plan the fix" set from an advisory."""
+    targets = plan.package_targets or {}
+    return {name: targets.get(name) for name in [*plan.packages, *targets]}
 
 
-def _package_versions(snapshot_id: int, data_loader, packages: tuple[str, ...]) -> dict:
-    # Snapshots never change: their versions of the plan's packages are cached by id.
-    digest = hashlib.sha1("\n".join(packages).encode(), usedforsecurity=False).hexdigest()
-    key = f"pp:snapver:{snapshot_id}:{digest[:12]}"
+def _listing(snapshot_id: int, fmt: str, taken_at, data_loader, names: tuple[str, ...]) -> Listing:
+    # Snapshots never change: their rows for the plan's packages are cached by id.
+    digest = hashlib.sha1("\n".join(names).encode(), usedforsecurity=False).hexdigest()
+    key = f"pp:listing:{snapshot_id}:{digest[:12]}"
     found = cache.get(key)
+    kind = UPDATES if fmt == "apt-upgradable" else PACKAGES
     if found is None:
-        wanted = set(packages)
-        found = {}
-        for name, _arch, version, *_rest in packages_from_blob(data_loader(snapshot_id)):
-            if name in wanted:
-                found.setdefault(name, version)
+        full = listing_from_blob(kind, data_loader(snapshot_id))
+        wanted = set(names)
+        found = (
+            {n: v for n, v in full.installed.items() if n in wanted},
+            {n: v for n, v in full.pending.items() if n in wanted},
+        )
         cache.set(key, found, 24 * 3600)
-    return found
+    return Listing(kind, taken_at, found[0], found[1])
 
 
-def package_changes(
-    *,
-    window: MaintenanceWindow,
-    server_ids: list[int],
-    packages: list[str],
-    targets: dict[str, str] | None = None,
-) -> dict[int, list[PackageChange]]:
-    """Per server, the plan's packages in the last listing before the window started
-    and the first listing after: 1 query (plus 1 for listings not cached yet).
+def server_verifications(
+    *, window: MaintenanceWindow, server_ids: list[int], targets: dict[str, str | None]
+) -> dict[int, Verification]:
+    """Per server, the plan's targets compared with the latest listing taken before
+    the window started (its planned start until it actually starts) and the latest
+    one since: 2 queries, plus 1 for listings not cached yet.
 
-    A package with a target (minimum fixed version, from an advisory) counts as
-    updated when the listing after shows it at or above the target."""
-    targets = targets or {}
-    if not packages or not server_ids:
+    "Since" is the latest listing, not the first: a listing uploaded at the start
+    of the window and another after the fix must count the second."""
+    if not server_ids:
         return {}
+    if not targets:
+        return {pk: Verification(True, []) for pk in server_ids}
     ref = window.actual_starts_at or window.starts_at
-    listings = InventorySnapshot.objects.filter(server=OuterRef("pk")).exclude(
-        format="apt-upgradable"
-    )
+    listings = InventorySnapshot.objects.filter(server=OuterRef("pk"))
+    newest = ("-taken_at", "-pk")
     rows = list(
         Server.objects.filter(pk__in=server_ids)
         .annotate(
             before_id=Subquery(
-                listings.filter(taken_at__lt=ref).order_by("-taken_at", "-pk").values("pk")[:1]
+                listings.filter(taken_at__lt=ref).order_by(*newest).values("pk")[:1]
             ),
             after_id=Subquery(
-                listings.filter(taken_at__gte=ref).order_by("-taken_at", "-pk").values("pk")[:1]
+                listings.filter(taken_at__gte=ref).order_by(*newest).values("pk")[:1]
             ),
         )
-        .values_list("pk", "before_id", "after_id", "package_family")
+        .values("pk", "before_id", "after_id", "package_family")
     )
-    pkgs = tuple(sorted(packages))
+    names = tuple(sorted(targets))
+    ids = {r[k] for r in rows for k in ("before_id", "after_id") if r.get(k)}
+    meta: dict[int, tuple] = {}
     loaded: dict[int, str] = {}
+    if ids:
+        meta = {
+            pk: (fmt, at)
+            for pk, fmt, at in InventorySnapshot.objects.filter(pk__in=ids).values_list(
+                "pk", "format", "taken_at"
+            )
+        }
 
     def load(snapshot_id: int) -> str:
         if not loaded:
-            ids = {i for row in rows for i in row[1:3] if i}
             loaded.update(InventorySnapshot.objects.filter(pk__in=ids).values_list("pk", "data"))
         return loaded.get(snapshot_id, "")
 
-    result: dict[int, list[PackageChange]] = {}
-    for server_id, before_id, after_id, family in rows:
-        before = _package_versions(before_id, load, pkgs) if before_id else {}
-        after = _package_versions(after_id, load, pkgs) if after_id else {}
-        changes = []
-        for name in pkgs:
-            old, new = before.get(name, ""), after.get(name, "")
-            if not after_id or not new:
-                updated = False
-            elif name in targets:
-                try:
-                    updated = compare_versions(new, targets[name], family=family or "deb") >= 0
-                except ValueError:
-                    updated = False
-            elif not old:
-                updated = True
-            else:
-                updated = compare_versions(new, old, family=family or "deb") > 0
-            changes.append(PackageChange(name, old, new, updated))
-        result[server_id] = changes
+    result: dict[int, Verification] = {}
+    for r in rows:
+        found = {}
+        for k in ("before_id", "after_id"):
+            sid = r.get(k)
+            found[k] = _listing(sid, *meta[sid], load, names) if sid in meta else None
+        result[r["pk"]] = verify_packages(
+            targets=targets,
+            before=found["before_id"],
+            after=found["after_id"],
+            family=r["package_family"] or "deb",
+        )
     return result
 
 
-def packages_updated(
-    *,
-    window: MaintenanceWindow,
-    server: Server,
-    packages: list[str],
-    targets: dict[str, str] | None = None,
-) -> bool:
-    """Whether every package the plan is about shows a new version on the server
-    (at or above its target, for a package with one)."""
-    changes = package_changes(
-        window=window, server_ids=[server.pk], packages=packages, targets=targets
-    )
-    return all(c.updated for c in changes.get(server.pk, [])) if packages else True
+def server_verification(*, window: MaintenanceWindow, server: Server) -> Verification:
+    """One server's verification against the plan's targets."""
+    targets = plan_package_targets(window.plan)
+    return server_verifications(window=window, server_ids=[server.pk], targets=targets)[server.pk]
 
 
 @dataclass
@@ -161,7 +157,11 @@ class RunRow:
 
     entry: WindowServer
     execution: ServerExecution | None
-    changes: list[PackageChange] = field(default_factory=list)
+    verification: Verification | None = None
+
+    @property
+    def changes(self) -> list[PackageResult]:
+        return self.verification.packages if self.verification else []
 
     @property
     def server(self) -> Server:
@@ -202,13 +202,12 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         e.server_id: e
         for e in ServerExecution.objects.filter(window_id=window.pk).select_related("updated_by")
     }
-    changes = package_changes(
+    checks = server_verifications(
         window=window,
         server_ids=[e.server_id for e in entries],
-        packages=plan.packages,
-        targets=plan.package_targets,
+        targets=plan_package_targets(plan),
     )
-    rows = [RunRow(e, executions.get(e.server_id), changes.get(e.server_id, [])) for e in entries]
+    rows = [RunRow(e, executions.get(e.server_id), checks.get(e.server_id)) for e in entries]
     events = list(
         ExecutionEvent.objects.filter(execution__window_id=window.pk)
         .select_related("by", "execution__server")
@@ -226,4 +225,30 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         "done": sum(1 for r in rows if r.is_final),
         "can_execute": user_can(user=user, team_id=plan.team_id, action=Action.EXECUTE),
         "now": timezone.now(),
+        "refresh_seconds": getattr(settings, "PATCHPLAN_RUN_REFRESH_SECONDS", 4),
+    }
+
+
+def run_gate(*, window: MaintenanceWindow, user) -> dict:
+    """May the window's work start (plans.services.gates), and what the page offers:
+    the failing entry checks, the emergency changes recorded, an early start. About
+    17 queries whatever the sizes: the gating milestone (2), the plan's gates (13),
+    the emergency changes, the viewer's role."""
+    from patchplan.teams.selectors import role_in_team
+    from plans.models import GateOverride
+    from plans.readiness import failing, plan_gates
+    from plans.services.gates import OVERRIDE_ROLES, window_gate_milestone, window_is_early
+
+    milestone = window_gate_milestone(window)
+    failed = failing(plan_gates(window.plan)[milestone.pk].entry) if milestone else []
+    overrides = list(GateOverride.objects.filter(window_id=window.pk).select_related("by"))
+    role = role_in_team(user=user, team_id=window.plan.team_id)
+    return {
+        "gate_milestone": milestone,
+        "gate_failed": failed,
+        # The same rule as window_gate_failures: an emergency change opens the gate.
+        "gate_blocked": bool(failed) and not overrides,
+        "gate_overrides": overrides,
+        "can_override": role in OVERRIDE_ROLES,
+        "early": window.actual_starts_at is None and window_is_early(window),
     }

@@ -46,7 +46,6 @@ MOVE_LABELS = {
     PlanStatus.IN_REVIEW: _("Send for review"),
     PlanStatus.APPROVED: _("Approve plan"),
     PlanStatus.IN_PROGRESS: _("Start work"),
-    PlanStatus.COMPLETED: _("Mark completed"),
     PlanStatus.CANCELLED: _("Cancel plan"),
     PlanStatus.ROLLED_BACK: _("Mark rolled back"),
 }

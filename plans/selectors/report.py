@@ -4,14 +4,17 @@ downtime, failures, overrides), the audit history, the log, and the whole report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
-from plans.choices import ExecutionStatus
+from plans.choices import ExecutionStatus, SignOffStage
 from plans.models import (
     AuditEvent,
+    FollowUp,
+    GateOverride,
     LogEntry,
     LogEntryRevision,
     MaintenanceWindow,
@@ -22,7 +25,7 @@ from plans.models import (
     SignOff,
     WindowServer,
 )
-from plans.readiness import plan_readiness
+from plans.readiness import plan_gates
 from plans.selectors.evidence import plan_evidence
 
 HISTORY_PAGE = 100
@@ -86,8 +89,9 @@ class WindowReview:
 
 def plan_review(*, plan: Plan) -> dict:
     """Planned vs actual downtime per window and server, the failed and rolled-back
-    servers, and the overrides used: 4 queries (windows, their servers, executions,
-    sign-offs with an override)."""
+    servers and their follow-ups, the emergency changes and early starts: 6 queries
+    (windows, their servers, executions, sign-offs with an override, emergency
+    changes, follow-ups)."""
     windows = list(
         MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
         .select_related("milestone", "plan")
@@ -135,10 +139,29 @@ def plan_review(*, plan: Plan) -> dict:
         .select_related("user", "milestone")
         .order_by("at", "pk")
     )
+    emergencies = list(
+        GateOverride.objects.filter(plan_id=plan.pk)
+        .select_related("by", "window", "milestone")
+        .order_by("at", "pk")
+    )
+    follow_ups = list(
+        FollowUp.objects.filter(plan_id=plan.pk)
+        .select_related("by", "server", "follow_up_plan")
+        .order_by("at", "pk")
+    )
+    followed = {f.server_id for f in follow_ups}
     return {
         "windows": reviews,
         "troubles": troubles,
+        # failed or rolled-back servers that still need a follow-up plan or an accepted risk
+        "unfollowed": sorted(
+            {s.server for _w, s in troubles if s.server.pk not in followed},
+            key=lambda s: s.hostname,
+        ),
         "overrides": overrides,
+        "emergencies": emergencies,
+        "early_starts": [r.window for r in reviews if r.window.started_early],
+        "follow_ups": follow_ups,
         "overran_windows": [r for r in reviews if r.overran],
     }
 
@@ -167,16 +190,32 @@ class HistoryFilters:
     object_type: str = ""
     by: int | None = None
     q: str = ""
+    # Days in the viewer's zone, inclusive.
+    since: date | None = None
+    until: date | None = None
 
     @classmethod
     def from_query(cls, params) -> HistoryFilters:
         by = params.get("by", "")
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(params.get(name, "")[:10])
+            except ValueError:
+                return None
+
         return cls(
             object_type=params.get("type", "").replace("\x00", "")[:50],
             by=int(by) if by.isdecimal() and len(by) < 10 else None,
             # PostgreSQL refuses NUL in a string: drop it rather than answer 500.
             q=params.get("q", "").replace("\x00", "").strip()[:100],
+            since=day("since"),
+            until=day("until"),
         )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.object_type or self.by or self.q or self.since or self.until)
 
 
 def plan_history(*, plan: Plan, filters: HistoryFilters) -> QuerySet[AuditEvent]:
@@ -185,6 +224,12 @@ def plan_history(*, plan: Plan, filters: HistoryFilters) -> QuerySet[AuditEvent]
         qs = qs.filter(object_type=filters.object_type)
     if filters.by:
         qs = qs.filter(by_id=filters.by)
+    zone = timezone.get_current_timezone()
+    if filters.since:
+        qs = qs.filter(at__gte=datetime.combine(filters.since, time(0), tzinfo=zone))
+    if filters.until:
+        after = filters.until + timedelta(days=1)
+        qs = qs.filter(at__lt=datetime.combine(after, time(0), tzinfo=zone))
     if filters.q:
         from django.db.models import Q
 
@@ -211,7 +256,15 @@ def history_page(*, plan: Plan, filters: HistoryFilters, page: str | None) -> di
             "first_name", "last_name", "username"
         )
     )
-    return {"page_obj": page_obj, "types": types, "people": people, "filters": filters}
+    from plans.history_labels import label_rows, part_label
+
+    label_rows(page_obj.object_list)
+    return {
+        "page_obj": page_obj,
+        "types": [(t, part_label(t)) for t in types],
+        "people": people,
+        "filters": filters,
+    }
 
 
 def plan_report(*, plan: Plan) -> dict:
@@ -249,19 +302,26 @@ def signoff_panel(*, plan: Plan, user) -> dict:
     for m in data:
         m.current = [s for s in m.signoffs.all() if s.round == m.signoff_round]
         m.earlier = [s for s in m.signoffs.all() if s.round != m.signoff_round]
-        m.approvals = sum(1 for s in m.current if s.decision == "approve")
+        done = [s for s in m.current if s.stage == SignOffStage.EXIT]
+        go = [s for s in m.current if s.stage == SignOffStage.ENTRY]
+        m.approvals = sum(1 for s in done if s.decision == "approve")
+        m.go_approvals = sum(1 for s in go if s.decision == "approve")
         m.failing = [c for c in m.checks if not c.passed]
+        m.entry_failing = [c for c in m.gate.entry if not c.passed and c.code != "go_approval"]
         m.is_next = m.signed_off_at is None and not open_seen
-        if m.signed_off_at is None:
+        if m.signed_off_at is None and m.retired_at is None:
             open_seen = True
-        m.already = any(s.user_id == user.pk for s in m.current)
+        m.already = any(s.user_id == user.pk for s in done)
         m.eligible = signoff_eligible(milestone=m, user=user, role=role)
-        m.can_sign = (
-            m.is_next
-            and m.eligible
-            and not m.already
-            and not four_eyes_blocked
-            and not plan.is_template
+        may = m.eligible and not four_eyes_blocked and not plan.is_template
+        may = may and m.retired_at is None and m.signed_off_at is None
+        m.can_sign = may and m.is_next and not m.already
+        # The go is given before the milestone's work, whatever its place in the order.
+        m.can_go = (
+            may
+            and m.gate.needs_go
+            and m.go_given_at is None
+            and not any(s.user_id == user.pk for s in go)
         )
     windows = list(
         MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
@@ -289,7 +349,8 @@ def plan_report_milestones(*, plan: Plan) -> list[Milestone]:
         )
         .order_by("position", "pk")
     )
-    readiness = plan_readiness(plan, milestones)
+    gates = plan_gates(plan, milestones)
     for m in milestones:
-        m.checks = readiness.get(m.pk, [])
+        m.gate = gates[m.pk]
+        m.checks = m.gate.exit
     return milestones

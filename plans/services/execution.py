@@ -13,9 +13,22 @@ from django.utils.translation import gettext as _
 
 from patchplan.notifications import events
 from plans.audit import audit_changes, audit_event
-from plans.choices import FINAL_EXECUTION_STATUSES, ExecutionStatus, PlanStatus
-from plans.models import ExecutionEvent, MaintenanceWindow, ServerExecution, WindowServer
-from plans.selectors.execution import NEXT_STATUSES, packages_updated
+from plans.choices import (
+    FINAL_EXECUTION_STATUSES,
+    REASON_REQUIRED_STATUSES,
+    ExecutionStatus,
+    LogKind,
+    PlanStatus,
+)
+from plans.models import (
+    ExecutionEvent,
+    LogEntry,
+    MaintenanceWindow,
+    ServerExecution,
+    WindowServer,
+)
+from plans.selectors.execution import NEXT_STATUSES, server_verification
+from plans.services.gates import window_is_early, window_require_may_start
 from servers.choices import SnapshotSource
 from servers.models import Server
 
@@ -76,13 +89,32 @@ def execution_set_status(
     """Move a server of the window to `status` (one of the moves NEXT_STATUSES offers).
 
     `expected` is the status the person saw: if someone else moved the server
-    meanwhile the click is refused instead of silently applied twice. Marking a
-    server verified needs the plan's packages to show new versions in a listing
-    taken after the window started, or a `verification_note` saying why not."""
+    meanwhile the click is refused instead of silently applied twice. Refused
+    while the window's milestone may not start (plans.services.gates). Failed and
+    rolled back need a reason (`note`). Marking a server verified needs the plan's
+    packages patched in the host's listing since the window started
+    (plans.verification), or a `verification_note` saying why it counts anyway.
+    Every change writes an execution event and an execution-log entry."""
     _check_window_open(window)
     _check_in_window(window, server)
     if status not in ExecutionStatus.values:
         raise ValidationError(_("Unknown status."))
+    window_require_may_start(window)
+    if window.actual_starts_at is None and window_is_early(window):
+        raise ValidationError(
+            _("The window starts at %(at)s: start it first (an early start asks to confirm).")
+            % {"at": timezone.localtime(window.starts_at).strftime("%d %b %H:%M")},
+            code="early",
+        )
+    note = (note or "").strip()
+    if status in REASON_REQUIRED_STATUSES and not note:
+        raise ValidationError(
+            {
+                "note": _("Say why %(host)s is %(s)s.")
+                % {"host": server.hostname, "s": ExecutionStatus(status).label.lower()}
+            },
+            code="reason_required",
+        )
     execution = _locked_execution(window, server)
     current = execution.status
     if expected is not None and expected != current:
@@ -103,26 +135,22 @@ def execution_set_status(
             code="bad_move",
         )
     verification_note = verification_note.strip()
-    if (
-        status == ExecutionStatus.VERIFIED
-        and not verification_note
-        and not packages_updated(
-            window=window,
-            server=server,
-            packages=window.plan.packages,
-            targets=window.plan.package_targets,
-        )
-    ):
-        raise ValidationError(
-            {
-                "verification_note": _(
-                    "The plan's packages (%(p)s) don't show new versions on %(host)s yet: "
-                    "upload its package listing, or write why it counts as verified."
-                )
-                % {"p": ", ".join(window.plan.packages), "host": server.hostname}
-            },
-            code="not_updated",
-        )
+    if status == ExecutionStatus.VERIFIED and not verification_note:
+        check = server_verification(window=window, server=server)
+        if not check.verified:
+            details = "; ".join(f"{p.name}: {p.label}" for p in check.packages) or _(
+                "no package of the plan is installed there"
+            )
+            raise ValidationError(
+                {
+                    "verification_note": _(
+                        "%(host)s doesn't show the plan's packages patched (%(d)s): upload its "
+                        "package listing, or write why it counts as verified."
+                    )
+                    % {"host": server.hostname, "d": details}
+                },
+                code="not_updated",
+            )
     now = timezone.now()
     before = {"status": current, "verification_note": execution.verification_note}
     execution.status = status
@@ -139,6 +167,20 @@ def execution_set_status(
     execution.save()
     ExecutionEvent.objects.create(
         execution=execution, from_status=current, to_status=status, by=by, note=note[:500]
+    )
+    body = _("%(host)s: %(a)s → %(b)s") % {
+        "host": server.hostname,
+        "a": ExecutionStatus(current).label,
+        "b": ExecutionStatus(status).label,
+    }
+    reason = note or verification_note
+    LogEntry.objects.create(
+        plan_id=window.plan_id,
+        window=window,
+        server=server,
+        kind=LogKind.STATUS,
+        body=f"{body}. {reason}" if reason else body,
+        author=by,
     )
     audit_changes(
         plan=window.plan,
@@ -220,20 +262,48 @@ def window_record_times(
     by,
 ) -> MaintenanceWindow:
     """Set the window's actual start and end (end before start is refused). Starting the
-    plan's first window moves an approved plan to in progress."""
+    plan's first window moves an approved plan to in progress. Recording a start for
+    a window that had none passes the same gate as starting it."""
     _check_window_open(window)
+    if starts_at is not None and window.actual_starts_at is None:
+        window_require_may_start(window)
     return _set_times(window, starts_at=starts_at, ends_at=ends_at, by=by)
 
 
 @transaction.atomic
-def window_start(*, window: MaintenanceWindow, by) -> MaintenanceWindow:
-    """One click: the window started now."""
+def window_start(
+    *, window: MaintenanceWindow, by, confirm_early: bool = False
+) -> MaintenanceWindow:
+    """One click: the window started now. Refused while its milestone may not start;
+    more than 15 minutes before the planned start it needs `confirm_early` and is
+    recorded as an early start.
+
+    Event point for notifications: an early start is recorded here."""
     _check_window_open(window)
     if window.actual_starts_at is not None:
         raise ValidationError(_("This window has already started."))
-    window = _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)
-    if window.actual_starts_at < window.starts_at:
+    window_require_may_start(window)
+    early = window_is_early(window)
+    if early and not confirm_early:
+        raise ValidationError(
+            _("The window is planned to start at %(at)s: confirm to start it early.")
+            % {"at": timezone.localtime(window.starts_at).strftime("%d %b %Y %H:%M")},
+            code="early",
+        )
+    _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)
+    if early:
+        MaintenanceWindow.objects.filter(pk=window.pk).update(started_early=True)
+        window.started_early = True
         events.window_started_early(window=window, by=by)
+        audit_event(
+            plan=window.plan_id,
+            obj=window,
+            action="early start",
+            field="started_early",
+            old=False,
+            new=True,
+            by=by,
+        )
     return window
 
 

@@ -21,7 +21,8 @@ MAX_BODY = 10_000
 def _validate(*, plan: Plan, kind: str, body: str, window, server) -> str:
     errors = {}
     body = body.strip()
-    if kind not in LogKind.values:
+    # Status changes are written by run mode alone (plans.services.execution).
+    if kind not in LogKind.values or kind == LogKind.STATUS:
         errors["kind"] = _("Choose what kind of entry this is.")
     if not body:
         errors["body"] = _("Write what happened.")
@@ -57,7 +58,10 @@ def log_entry_add(
 
 @transaction.atomic
 def log_entry_edit(*, entry: LogEntry, kind: str, body: str, by) -> LogEntry:
-    """Change an entry's text or kind, keeping the previous version as a revision."""
+    """Change an entry's text or kind, keeping the previous version as a revision.
+    A status change written by run mode is a record, not a note: never edited."""
+    if entry.kind == LogKind.STATUS:
+        raise ValidationError(_("Status changes are recorded by run mode and can't be edited."))
     entry = LogEntry.objects.select_for_update().select_related("plan").get(pk=entry.pk)
     body = _validate(plan=entry.plan, kind=kind, body=body, window=None, server=None)
     if body == entry.body and kind == entry.kind:

@@ -230,6 +230,9 @@ def plan_create(
             Milestone(plan=plan, name=name, position=i) for i, name in enumerate(DEFAULT_MILESTONES)
         )
     PlanRole.objects.create(plan=plan, user=plan.owner, raci=Raci.ACCOUNTABLE)
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, action="created", field="plan", new=plan.title, by=by)
     return plan
 
 
@@ -249,13 +252,15 @@ def plan_update(
             raise Gone()
         raise StaleEdit(current)
     if references is not None:
+        before["references"] = [str(r) for r in plan.references.all()]
         _references_replace(plan, references)
     plan.refresh_from_db()
     from plans.audit import audit_changes
 
-    audit_changes(
-        plan=plan, obj=None, before=before, after={n: getattr(plan, n) for n in fields}, by=by
-    )
+    after = {n: getattr(plan, n) for n in fields}
+    if references is not None:
+        after["references"] = [str(r) for r in plan.references.all()]
+    audit_changes(plan=plan, obj=None, before=before, after=after, by=by)
     return plan
 
 
@@ -267,7 +272,24 @@ def plan_delete(*, plan: Plan, by) -> None:
         raise ValidationError(
             _("Only draft or cancelled plans can be deleted; cancel this one instead.")
         )
-    Plan.objects.filter(pk=plan.pk).delete()
+    from django.db.models import ProtectedError
+
+    from plans.history_guard import history_purge
+    from plans.models import FollowUp, SignOff
+
+    if FollowUp.objects.filter(follow_up_plan_id=plan.pk).exists():
+        raise ValidationError(_("This plan follows up servers of another plan; cancel it instead."))
+    # The whole record goes with the plan (the only deletion of history rows the
+    # triggers let through, see plans.history_guard): its sign-offs first, which
+    # protect their milestones.
+    with history_purge():
+        SignOff.objects.filter(milestone__plan_id=plan.pk).delete()
+        try:
+            Plan.objects.filter(pk=plan.pk).delete()
+        except ProtectedError:
+            raise ValidationError(
+                _("This plan's record is referenced; cancel it instead.")
+            ) from None
 
 
 @transaction.atomic
@@ -277,6 +299,8 @@ def plan_transition(*, plan: Plan, to_status: str, by, note: str = "") -> PlanSt
     from_status = plan.status
     if plan.is_template:
         raise ValidationError(_("Templates have no status; create a plan from it."))
+    if to_status in (PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC):
+        raise ValidationError(_("A plan completes when its review is signed off."))
     if (from_status, to_status) not in workflow.TRANSITIONS:
         raise ValidationError(
             _("A plan can't move from %(a)s to %(b)s.")
@@ -386,13 +410,17 @@ def milestone_add(
         raise ValidationError({"name": _("A milestone needs a name.")})
     _check_dates(starts_on, due_on)
     last = plan.milestones.aggregate(m=Max("position"))["m"]
-    return Milestone.objects.create(
+    milestone = Milestone.objects.create(
         plan=plan,
         name=name,
         position=0 if last is None else last + 1,
         starts_on=starts_on,
         due_on=due_on,
     )
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, obj=milestone, action="created", field="milestone", new=name, by=by)
+    return milestone
 
 
 @transaction.atomic
@@ -407,14 +435,39 @@ def milestone_update(
     signoff_roles: Sequence[str] = (),
     signoff_users: Sequence = (),
     signoff_count: int = 1,
+    entry_checks: Sequence[str] | None = None,
+    exit_checks: Sequence[str] | None = None,
 ) -> Milestone:
-    """Rename/re-date a milestone and set the sign-offs it will need, if still at `version`."""
+    """Rename/re-date a milestone, set the sign-offs it will need and its gate (check
+    codes from the catalogue; None keeps what it has), if still at `version`."""
+    from plans.readiness import CATALOGUE, gate_codes
+
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("A milestone needs a name.")})
     _check_dates(starts_on, due_on)
     _check_signoffs(milestone.plan, signoff_roles, signoff_users, signoff_count)
-    audited = ("name", "starts_on", "due_on", "signoff_roles", "signoff_count")
+    gate = {}
+    for key, codes in (("entry_checks", entry_checks), ("exit_checks", exit_checks)):
+        if codes is None:
+            continue
+        unknown = [c for c in codes if c not in CATALOGUE]
+        if unknown:
+            raise ValidationError({key: _("Unknown check: %(c)s.") % {"c": unknown[0]}})
+        # Kept in the catalogue's order; saved only when it differs from what applies.
+        ordered = [c for c in CATALOGUE if c in codes]
+        current = gate_codes(milestone)[0 if key == "entry_checks" else 1]
+        if ordered != current:
+            gate[key] = ordered
+    audited = (
+        "name",
+        "starts_on",
+        "due_on",
+        "signoff_roles",
+        "signoff_count",
+        "entry_checks",
+        "exit_checks",
+    )
     before = {n: getattr(milestone, n) for n in audited}
     rows = Milestone.objects.filter(pk=milestone.pk, version=version).update(
         name=name,
@@ -423,6 +476,7 @@ def milestone_update(
         signoff_roles=list(signoff_roles),
         signoff_count=signoff_count,
         version=F("version") + 1,
+        **gate,
     )
     if not rows:
         current = Milestone.objects.filter(pk=milestone.pk).first()
@@ -450,14 +504,38 @@ def milestone_move(*, milestone: Milestone, offset: int, by) -> None:
     for i, m in enumerate(ordered):
         if m.position != i:
             Milestone.objects.filter(pk=m.pk).update(position=i)
+    from plans.audit import audit_event
+
+    audit_event(
+        plan=milestone.plan_id,
+        obj=milestone,
+        action="moved",
+        field="position",
+        old=index + 1,
+        new=target + 1,
+        by=by,
+    )
 
 
 @transaction.atomic
 def milestone_remove(*, milestone: Milestone, by) -> None:
-    """Remove a milestone; its tasks and windows stay, without a milestone."""
+    """Remove a milestone; its tasks and windows stay, without a milestone. One with
+    sign-offs (history) is retired instead: kept, out of the timeline's gates."""
+    from plans.audit import audit_event
+    from plans.models import SignOff
+
     if milestone.signed_off_at:
         raise ValidationError(_("A signed-off milestone can't be removed."))
     plan = milestone.plan
+    if SignOff.objects.filter(milestone_id=milestone.pk).exists():
+        Milestone.objects.filter(pk=milestone.pk).update(
+            retired_at=timezone.now(), version=F("version") + 1
+        )
+        audit_event(plan=plan, obj=milestone, action="retired", field="milestone", by=by)
+        return
+    audit_event(
+        plan=plan, obj=milestone, action="deleted", field="milestone", old=milestone.name, by=by
+    )
     milestone.delete()
     _renumber(plan)
 
@@ -498,6 +576,9 @@ def comment_post(*, plan: Plan, body: str, by) -> Comment:
     comment = Comment.objects.create(plan=plan, author=by, body=body)
     if members:
         comment.mentions.set(members)
+    from plans.audit import audit_event
+
+    audit_event(plan=plan, obj=comment, action="commented", field="comment", new=body, by=by)
     events.comment_posted(comment=comment, mentioned_users=members, by=by)
     return comment
 
@@ -508,38 +589,99 @@ def comment_post(*, plan: Plan, body: str, by) -> Comment:
 @transaction.atomic
 def plan_save_as_template(*, plan: Plan, title: str, review_by: date | None, by) -> Plan:
     """Copy a plan into a template: sections, references, milestones, windows and
-    tasks with their dates, no servers."""
+    tasks with their dates, and its servers as examples of the roles they play (their
+    environment and tags): a plan made from it gets the team's current servers of
+    those roles. A template is never run."""
     from plans import yaml_io
 
     data = yaml_io.plan_to_data(plan)
     data["title"] = title
-    data["servers"] = []
-    for window in data.get("windows", []):
-        window["servers"] = []
+    _reset_progress(data)
     template = yaml_io.plan_from_data(data, team=plan.team, by=by, is_template=True)
     Plan.objects.filter(pk=template.pk).update(review_by=review_by, created_from=plan)
     template.refresh_from_db()
     return template
 
 
+def _reset_progress(data: dict) -> None:
+    """A copy starts with every task to do and nothing ticked."""
+    for task in data.get("tasks", []):
+        task["status"] = "todo"
+        for item in task.get("checklist", []):
+            item["done"] = False
+
+
+def _resolve_roles(template: Plan) -> dict[str, list[str]]:
+    """Each server of the template -> the hostnames of the team's current servers of the
+    same role: the same environment and every one of its tags (a server without tags
+    stands for itself, if it still exists)."""
+    from servers.models import Server
+
+    current = list(Server.objects.filter(team_id=template.team_id).prefetch_related("tags"))
+    tags_of = {s.pk: {t.pk for t in s.tags.all()} for s in current}
+    resolved: dict[str, list[str]] = {}
+    for server in template.servers.prefetch_related("tags"):
+        wanted = {t.pk for t in server.tags.all()}
+        if not wanted:
+            resolved[server.hostname] = [s.hostname for s in current if s.pk == server.pk]
+            continue
+        resolved[server.hostname] = sorted(
+            s.hostname
+            for s in current
+            if s.environment == server.environment and wanted <= tags_of[s.pk]
+        )
+    return resolved
+
+
+def _same_weekday_and_time(value: str, offset, tz) -> str:
+    """A window's start moved by `offset` days, then on to the same weekday, at the
+    same time of day in the team's zone."""
+    from datetime import datetime, timedelta
+
+    local = datetime.fromisoformat(value).astimezone(tz)
+    day = local.date() + offset
+    day += timedelta(days=(local.weekday() - day.weekday()) % 7)
+    return datetime.combine(day, local.time(), tzinfo=tz).isoformat()
+
+
 @transaction.atomic
 def plan_create_from_template(
     *, template: Plan, title: str, starts_on: date, by, owner=None
 ) -> Plan:
-    """A new draft plan from a template (or a copy of any plan), its dates shifted
-    so the timeline starts on `starts_on`; servers are chosen anew."""
+    """A new draft plan from a template (or a copy of any plan), its timeline moved to
+    start on `starts_on`: milestones and tasks by the same number of days, windows to
+    the same weekday and time of day (team's zone). Every task starts to do, nothing
+    is ticked, no evidence or execution is copied, and the template's servers are
+    resolved to the team's current servers of the same role (environment and tags)."""
+    from datetime import datetime
+
     from plans import yaml_io
 
     data = yaml_io.plan_to_data(template)
     anchor = yaml_io.data_first_date(data)
     offset = (starts_on - anchor) if anchor else None
+    windows = data.pop("windows", [])
     if offset:
         yaml_io.data_shift(data, offset)
+        tz = template.team.tzinfo
+        for w in windows:
+            length = datetime.fromisoformat(w["ends"]) - datetime.fromisoformat(w["starts"])
+            w["starts"] = _same_weekday_and_time(w["starts"], offset, tz)
+            w["ends"] = (datetime.fromisoformat(w["starts"]) + length).isoformat()
+    resolved = _resolve_roles(template)
+    data["servers"] = sorted(
+        {h for host in data.get("servers", []) for h in resolved.get(host, [])}
+    )
+    for w in windows:
+        w["servers"] = [
+            {"hostname": h, "downtime_minutes": ws.get("downtime_minutes", 0)}
+            for ws in w.get("servers", [])
+            for h in resolved.get(ws.get("hostname"), [])
+        ]
+    data["windows"] = windows
     data["title"] = title
-    data["servers"] = []
     data.pop("review_by", None)
-    for window in data.get("windows", []):
-        window["servers"] = []
+    _reset_progress(data)
     if owner is not None:
         data["owner"] = owner.username
     plan = yaml_io.plan_from_data(data, team=template.team, by=by)

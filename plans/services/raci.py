@@ -9,16 +9,20 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from patchplan.teams.models import Membership
+from plans.audit import audit_event
 from plans.choices import Raci
 from plans.models import Plan, PlanRole
 
 
 @transaction.atomic
-def planrole_ensure_accountable(*, plan: Plan) -> PlanRole:
+def planrole_ensure_accountable(*, plan: Plan, by=None) -> PlanRole:
     """Make the owner accountable when nobody is (plans made before RACI, imports)."""
     role = PlanRole.objects.filter(plan=plan, raci=Raci.ACCOUNTABLE).first()
     if role is None:
         role = PlanRole.objects.create(plan=plan, user_id=plan.owner_id, raci=Raci.ACCOUNTABLE)
+        audit_event(
+            plan=plan, obj=role, action="assigned", field=Raci.ACCOUNTABLE, new=role.user, by=by
+        )
     return role
 
 
@@ -34,10 +38,16 @@ def planrole_assign(*, plan: Plan, user, raci: str, by) -> PlanRole:
     # Serialise RACI changes of one plan so two "make accountable" can't both pass.
     Plan.objects.select_for_update().filter(pk=plan.pk).first()
     if raci == Raci.ACCOUNTABLE:
-        PlanRole.objects.filter(plan=plan, raci=Raci.ACCOUNTABLE).exclude(user=user).delete()
+        for old in PlanRole.objects.filter(plan=plan, raci=Raci.ACCOUNTABLE).exclude(user=user):
+            audit_event(
+                plan=plan, obj=old, action="deleted", field="accountable", old=old.user, by=by
+            )
+            old.delete()
     else:
-        planrole_ensure_accountable(plan=plan)
-    role, _created = PlanRole.objects.get_or_create(plan=plan, user=user, raci=raci)
+        planrole_ensure_accountable(plan=plan, by=by)
+    role, created = PlanRole.objects.get_or_create(plan=plan, user=user, raci=raci)
+    if created:
+        audit_event(plan=plan, obj=role, action="assigned", field=raci, new=user, by=by)
     return role
 
 
@@ -48,4 +58,7 @@ def planrole_remove(*, role: PlanRole, by) -> None:
         raise ValidationError(
             _("A plan needs one accountable person: make someone else accountable instead.")
         )
+    audit_event(
+        plan=role.plan_id, obj=role, action="removed", field=role.raci, old=role.user, by=by
+    )
     role.delete()

@@ -9,8 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from plans.audit import audit_changes
-from plans.models import Plan
+from plans.audit import audit_changes, audit_event
+from plans.models import FollowUp, Plan
 
 MAX_LESSONS = 20_000
 
@@ -43,3 +43,59 @@ def plan_lessons_update(
     audit_changes(plan=plan, obj=None, before=before, after={"lessons_learned": text}, by=by)
     plan.refresh_from_db()
     return plan
+
+
+@transaction.atomic
+def followup_accept_risk(*, plan: Plan, server, reason: str, by) -> FollowUp:
+    """A server the plan did not verify stays as it is: the risk is accepted, with a
+    reason and by whom (append-only; the review's follow-up check counts it)."""
+    reason = (reason or "").strip()[:MAX_LESSONS]
+    if not reason:
+        raise ValidationError({"reason": _("Say why the risk is accepted.")})
+    if not plan.servers.filter(pk=server.pk).exists():
+        raise ValidationError(_("%(h)s is not in the plan's scope.") % {"h": server.hostname})
+    follow_up = FollowUp.objects.create(plan=plan, server=server, reason=reason, by=by)
+    audit_event(plan=plan, obj=server, action="risk accepted", field="follow-up", new=reason, by=by)
+    return follow_up
+
+
+@transaction.atomic
+def plan_create_follow_up(*, plan: Plan, by, title: str = "") -> Plan:
+    """One click: a new draft plan for the servers this plan did not verify (and that
+    have no follow-up plan yet), with its kind, objective, packages, sections and
+    references carried over. Each server gets a FollowUp row pointing at it."""
+    from plans.services.plans import Reference, plan_create, plan_scope_add
+    from plans.services.signoff import plan_unverified_servers
+
+    planned = set(
+        FollowUp.objects.filter(plan_id=plan.pk, follow_up_plan__isnull=False).values_list(
+            "server_id", flat=True
+        )
+    )
+    servers = [s for s in plan_unverified_servers(plan) if s.pk not in planned]
+    if not servers:
+        raise ValidationError(_("Every server of this plan is verified or already followed up."))
+    new = plan_create(
+        team=plan.team,
+        title=(title or _("Follow-up: %(t)s") % {"t": plan.title})[:200],
+        owner=plan.owner,
+        by=by,
+        references=[Reference(r.kind, r.identifier, r.url) for r in plan.references.all()],
+        kind=plan.kind,
+        risk=plan.risk,
+        objective=plan.objective,
+        success_criteria=plan.success_criteria,
+        packages=list(plan.packages),
+        backup_plan=plan.backup_plan,
+        test_procedure=plan.test_procedure,
+        rollback_plan=plan.rollback_plan,
+        communication_plan=plan.communication_plan,
+    )
+    plan_scope_add(plan=new, servers=servers, by=by)
+    FollowUp.objects.bulk_create(
+        FollowUp(plan=plan, server=s, follow_up_plan=new, by=by) for s in servers
+    )
+    audit_event(
+        plan=plan, action="follow-up", field="follow-up plan", new=f"{new.title} (#{new.pk})", by=by
+    )
+    return new

@@ -1,11 +1,17 @@
 """Milestone sign-off: the people or roles a milestone requires approve or reject it.
 
-Sign-offs are append-only rows. A milestone is signed off when its required
-approvals of the current round are in and its readiness checks pass (or the
-approver who completes it overrides the failing ones with a written reason,
-recorded on the row and shown on the report). Milestones are signed off in
-order; a rejection reopens the milestone in a new round and tells the plan's
-owner; the last sign-off completes the plan.
+Sign-offs are append-only rows (database triggers, plans.history_guard), of two
+stages (plans.readiness has the gate model):
+- the go (entry): for a milestone whose entry checks ask for it (deployment by
+  default); refused while its other entry checks fail. The required approvals
+  in, the milestone's work may start.
+- done (exit): refused while its exit checks fail. The required approvals in, it
+  is signed off. Milestones are signed off in order.
+A rejection reopens the milestone in a new round and tells the plan's owner.
+Signing off the last milestone (the review) completes the plan: "completed" when
+every server in scope was verified, "completed with exceptions" otherwise. The
+only override of a gate is an approver's emergency change on a window
+(plans.services.gates), never a sign-off.
 
 Concurrency: the milestone row is locked for the whole sign-off, so approvals
 are counted one at a time, and the unique (milestone, user, round) constraint
@@ -24,9 +30,15 @@ from patchplan.notifications import events
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 from plans.audit import audit_event
-from plans.choices import PlanStatus, SignOffDecision
-from plans.models import Milestone, Plan, PlanStatusChange, SignOff
-from plans.readiness import failing, plan_readiness
+from plans.choices import (
+    COMPLETED_STATUSES,
+    ExecutionStatus,
+    PlanStatus,
+    SignOffDecision,
+    SignOffStage,
+)
+from plans.models import Milestone, Plan, PlanStatusChange, ServerExecution, SignOff
+from plans.readiness import failing, plan_gates
 
 MAX_TEXT = 5000
 
@@ -47,41 +59,75 @@ def signoff_eligible(*, milestone: Milestone, user, role: str | None = None) -> 
     return role is not None and role_allows(role, Action.SIGN_OFF)
 
 
-def _approvals(milestone: Milestone) -> int:
+def _approvals(milestone: Milestone, stage: str) -> int:
     return SignOff.objects.filter(
         milestone_id=milestone.pk,
         round=milestone.signoff_round,
         decision=SignOffDecision.APPROVE,
+        stage=stage,
     ).count()
 
 
-def _complete_plan(plan: Plan, by) -> bool:
-    """The last milestone signed off: an in-progress plan is completed.
+def plan_unverified_servers(plan: Plan) -> list:
+    """Servers in scope whose latest execution (by window start) is not verified."""
+    latest: dict[int, str] = {}
+    for server_id, status in (
+        ServerExecution.objects.filter(plan_id=plan.pk, window__cancelled_at=None)
+        .order_by("window__starts_at", "pk")
+        .values_list("server_id", "status")
+    ):
+        latest[server_id] = status
+    return [
+        s for s in plan.servers.order_by("hostname") if latest.get(s.pk) != ExecutionStatus.VERIFIED
+    ]
 
-    The workflow table lets only planners make the in progress -> completed move by
-    hand; the last sign-off makes it on the approver's behalf, recorded the same way
-    (a PlanStatusChange and the status-changed event)."""
+
+def _complete_plan(plan: Plan, by) -> bool:
+    """The review signed off: an in-progress plan is completed, "with exceptions"
+    when a server in scope was not verified. The only way a plan completes.
+
+    Recorded like any move (a PlanStatusChange and the status-changed event)."""
+    unverified = plan_unverified_servers(plan)
+    to_status = PlanStatus.COMPLETED_EXC if unverified else PlanStatus.COMPLETED
     now = timezone.now()
     rows = Plan.objects.filter(pk=plan.pk, status=PlanStatus.IN_PROGRESS).update(
-        status=PlanStatus.COMPLETED, completed_at=now, updated_at=now, version=F("version") + 1
+        status=to_status, completed_at=now, updated_at=now, version=F("version") + 1
     )
     if not rows:
         return False
+    note = _("The review was signed off.")
+    if unverified:
+        note += " " + _("Not verified: %(h)s.") % {"h": ", ".join(s.hostname for s in unverified)}
     PlanStatusChange.objects.create(
         plan=plan,
         from_status=PlanStatus.IN_PROGRESS,
-        to_status=PlanStatus.COMPLETED,
+        to_status=to_status,
         by=by,
-        note=_("The last milestone was signed off."),
+        note=note[:500],
     )
     plan.refresh_from_db()
     events.plan_status_changed(
-        plan=plan, old_status=PlanStatus.IN_PROGRESS, new_status=PlanStatus.COMPLETED, by=by
+        plan=plan, old_status=PlanStatus.IN_PROGRESS, new_status=to_status, by=by
     )
-    audit_event(
-        plan=plan, action="status", field="status", old="in_progress", new="completed", by=by
-    )
+    audit_event(plan=plan, action="status", field="status", old="in_progress", new=to_status, by=by)
     return True
+
+
+def _go_given(milestone: Milestone, by) -> None:
+    """The milestone's approvers gave the go: its work may start (if its other entry
+    checks still hold). Event point for notifications ("go given")."""
+    now = timezone.now()
+    Milestone.objects.filter(pk=milestone.pk).update(go_given_at=now, version=F("version") + 1)
+    milestone.go_given_at = now
+    audit_event(
+        plan=milestone.plan_id,
+        obj=milestone,
+        action="go",
+        field="go_given_at",
+        new=now,
+        by=by,
+    )
+    events.go_given(milestone=milestone, by=by)
 
 
 @transaction.atomic
@@ -92,16 +138,21 @@ def signoff_give(
     decision: str,
     comment: str = "",
     override_reason: str = "",
+    stage: str = SignOffStage.EXIT,
 ) -> SignOff:
-    """Approve or reject a milestone. Refused with a clear reason, nothing written:
-    a template, a milestone already signed off, an earlier milestone still open,
-    four eyes (the owner of the plan), someone the milestone doesn't require, a
-    rejection without a comment, failing checks without an override reason, or a
-    second sign-off by the same person in this round."""
+    """Approve or reject a milestone's go (`stage` entry) or its completion (exit).
+    Refused with a clear reason, nothing written: a template, a milestone already
+    signed off (or whose go is given), an earlier milestone still open (exit), four
+    eyes (the owner of the plan), someone the milestone doesn't require, a rejection
+    without a comment, failing checks (they are never overridden by a sign-off:
+    see the module doc; `override_reason` is kept for callers and ignored), or a
+    second sign-off by the same person in this round and stage."""
     comment = comment.strip()[:MAX_TEXT]
-    override_reason = override_reason.strip()[:MAX_TEXT]
+    override_reason = ""
     if decision not in SignOffDecision.values:
         raise ValidationError({"decision": _("Approve or reject.")})
+    if stage not in SignOffStage.values:
+        raise ValidationError({"stage": _("Unknown sign-off stage.")})
     # The lock orders concurrent sign-offs of one milestone (approvals are counted
     # one at a time) and makes the checks below see every committed sign-off.
     milestone = (
@@ -112,22 +163,34 @@ def signoff_give(
     plan = milestone.plan
     if plan.is_template:
         raise ValidationError(_("Templates are not signed off."))
-    if plan.status in (PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK, PlanStatus.COMPLETED):
+    if plan.status in (PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK, *COMPLETED_STATUSES):
         raise ValidationError(
             _("The plan is %(s)s; nothing more is signed off.")
             % {"s": PlanStatus(plan.status).label.lower()}
         )
+    if milestone.retired_at is not None:
+        raise ValidationError(_("“%(m)s” was retired.") % {"m": milestone.name})
     if milestone.signed_off_at is not None:
         raise ValidationError(
             _("“%(m)s” is already signed off.") % {"m": milestone.name}, code="done"
         )
-    milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
+    milestones = list(
+        Milestone.objects.filter(plan_id=plan.pk, retired_at=None).order_by("position", "pk")
+    )
+    gates = plan_gates(plan, milestones)
+    gate = gates[milestone.pk]
+    if stage == SignOffStage.ENTRY and not gate.needs_go:
+        raise ValidationError(_("“%(m)s” needs no go.") % {"m": milestone.name}, code="no_go")
+    if stage == SignOffStage.ENTRY and milestone.go_given_at is not None:
+        raise ValidationError(
+            _("The go for “%(m)s” is already given.") % {"m": milestone.name}, code="done"
+        )
     earlier = [
         m
         for m in milestones[: [m.pk for m in milestones].index(milestone.pk)]
         if m.signed_off_at is None
     ]
-    if earlier:
+    if earlier and stage == SignOffStage.EXIT:
         raise ValidationError(
             _("Milestones are signed off in order: sign off “%(m)s” first.")
             % {"m": earlier[0].name},
@@ -147,19 +210,19 @@ def signoff_give(
     if decision == SignOffDecision.REJECT:
         if not comment:
             raise ValidationError({"comment": _("Say why you reject it.")})
-        override_reason = ""
     else:
-        checks = plan_readiness(plan, milestones)[milestone.pk]
-        failed = failing(checks)
-        if failed and not override_reason:
-            message = _(
-                "These checks fail: %(checks)s. To sign off anyway, write a reason for the "
-                "override."
-            ) % {"checks": "; ".join(f"{c.label} ({c.reason})" for c in failed)}
-            raise ValidationError({"override_reason": ValidationError(message, code="checks_fail")})
-        overridden = [{"code": c.code, "label": c.label, "reason": c.reason} for c in failed]
-        if not failed:
-            override_reason = ""
+        if stage == SignOffStage.ENTRY:
+            failed = [c for c in failing(gate.entry) if c.code != "go_approval"]
+            what = _("The go can't be given yet")
+        else:
+            failed = failing(gate.exit)
+            what = _("It can't be signed off as done yet")
+        if failed:
+            message = _("%(what)s: %(checks)s.") % {
+                "what": what,
+                "checks": "; ".join(f"{c.label} ({c.reason})" for c in failed),
+            }
+            raise ValidationError(message, code="checks_fail")
     try:
         # A savepoint: the constraint's error must not poison the outer transaction.
         with transaction.atomic():
@@ -167,6 +230,7 @@ def signoff_give(
                 milestone=milestone,
                 user=by,
                 round=milestone.signoff_round,
+                stage=stage,
                 decision=decision,
                 comment=comment,
                 overridden_checks=overridden,
@@ -180,9 +244,9 @@ def signoff_give(
     audit_event(
         plan=plan,
         obj=milestone,
-        action="sign-off",
+        action="go" if stage == SignOffStage.ENTRY else "sign-off",
         field="decision",
-        new=f"{decision}" + (f" (override: {override_reason})" if override_reason else ""),
+        new=decision,
         by=by,
     )
     if decision == SignOffDecision.REJECT:
@@ -191,7 +255,11 @@ def signoff_give(
         )
         events.milestone_rejected(milestone=milestone, by=by, comment=comment)
         return signoff
-    if _approvals(milestone) >= milestone.signoff_count:
+    if stage == SignOffStage.ENTRY:
+        if _approvals(milestone, stage) >= milestone.signoff_count:
+            _go_given(milestone, by)
+        return signoff
+    if _approvals(milestone, stage) >= milestone.signoff_count:
         now = timezone.now()
         Milestone.objects.filter(pk=milestone.pk).update(
             signed_off_at=now, version=F("version") + 1
@@ -204,5 +272,4 @@ def signoff_give(
             # The next milestone is now the one waiting: ask its approvers.
             following = milestones[[m.pk for m in milestones].index(milestone.pk) + 1]
             events.milestone_ready_for_signoff(milestone=following, by=by)
-            events.go_given(milestone=following, by=by)  # its work may start now
     return signoff

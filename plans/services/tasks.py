@@ -195,7 +195,12 @@ def task_delete(*, task: Task, by) -> None:
 @transaction.atomic
 def checklist_item_toggle(*, item: ChecklistItem, done: bool, by) -> ChecklistItem:
     """Tick or untick a checklist line."""
+    from plans.audit import audit_changes
+
+    was = ChecklistItem.objects.filter(pk=item.pk).values_list("done", flat=True).first()
     ChecklistItem.objects.filter(pk=item.pk).update(done=done)
     Task.objects.filter(pk=item.task_id).update(version=F("version") + 1, updated_at=timezone.now())
     item.done = done
+    plan_id = Task.objects.filter(pk=item.task_id).values_list("plan_id", flat=True).first()
+    audit_changes(plan=plan_id, obj=item, before={"done": was}, after={"done": done}, by=by)
     return item

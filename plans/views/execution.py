@@ -15,8 +15,9 @@ from django.views.decorators.http import require_POST, require_safe
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import get_for_user
 from plans.forms.execution import DowntimeForm, ListingForm, StatusForm, WindowTimesForm
-from plans.selectors.execution import run_board, window_for_run
+from plans.selectors.execution import run_board, run_gate, window_for_run
 from plans.services import execution as services
+from plans.services.gates import window_override_gate
 from servers.models import Server
 
 BOARD = "plans/partials/_run_board.html"
@@ -34,13 +35,21 @@ def _errors(exc: ValidationError) -> str:
 
 def _respond(request: HttpRequest, window, *, error: str = "", error_server: int | None = None):
     """The board partial for htmx (errors shown at the row, status 400), else back to
-    the page with a message."""
+    the page with a message.
+
+    A refused change comes back as the whole board with the reason at the row and
+    what the person typed still in its fields (`posted`); the response names its
+    own target and swap (HX-Retarget/HX-Reswap), so whatever element sent it, the
+    board and never the page is replaced."""
     if request.htmx:
         context = run_board(window=window, user=request.user)
         if not any(r.server.pk == error_server for r in context["rows"]):
             error_server = None  # a server not on the board: the reason goes on top
-        context.update(error=error, error_server=error_server)
-        return render(request, BOARD, context, status=400 if error else 200)
+        context.update(error=error, error_server=error_server, posted=request.POST)
+        response = render(request, BOARD, context, status=400 if error else 200)
+        response["HX-Retarget"] = "#run-board"
+        response["HX-Reswap"] = "outerHTML"
+        return response
     if error:
         messages.error(request, error)
     return redirect("plan_window_run", plan_id=window.plan_id, window_id=window.pk)
@@ -52,6 +61,7 @@ def run_page(request: HttpRequest, plan_id: int, window_id: int) -> HttpResponse
     """The window in run mode: its checklist (polled), actual times, listing uploads."""
     window = window_for_run(user=request.user, plan_id=plan_id, window_id=window_id)
     context = run_board(window=window, user=request.user)
+    context.update(run_gate(window=window, user=request.user))
     initial = {
         "actual_starts_at": window.actual_starts_at and timezone.localtime(window.actual_starts_at),
         "actual_ends_at": window.actual_ends_at and timezone.localtime(window.actual_ends_at),
@@ -169,7 +179,11 @@ def run_times(request: HttpRequest, plan_id: int, window_id: int) -> HttpRespons
     if action in ("start", "finish"):
         try:
             if action == "start":
-                services.window_start(window=window, by=request.user)
+                services.window_start(
+                    window=window,
+                    by=request.user,
+                    confirm_early=request.POST.get("confirm_early") == "yes",
+                )
             else:
                 services.window_finish(window=window, by=request.user)
         except ValidationError as exc:
@@ -191,5 +205,21 @@ def run_times(request: HttpRequest, plan_id: int, window_id: int) -> HttpRespons
             return redirect("plan_window_run", plan_id=window.plan_id, window_id=window.pk)
     window.refresh_from_db()
     context = run_board(window=window, user=request.user)
+    context.update(run_gate(window=window, user=request.user))
     context.update(times_form=form, listing_form=ListingForm())
     return render(request, "plans/run_window.html", context, status=400)
+
+
+@login_required
+@require_POST
+def run_override(request: HttpRequest, plan_id: int, window_id: int) -> HttpResponse:
+    """An approver's emergency change: the window's work may start although its
+    milestone's entry checks fail (a written reason, recorded and reported)."""
+    window = window_for_run(user=request.user, plan_id=plan_id, window_id=window_id)
+    try:
+        window_override_gate(window=window, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.warning(request, _("Emergency change recorded: the window's work may start."))
+    return redirect("plan_window_run", plan_id=window.plan_id, window_id=window.pk)

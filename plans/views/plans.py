@@ -383,6 +383,8 @@ def milestone_create(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 @login_required
 def milestone_edit(request: HttpRequest, milestone_id: int) -> HttpResponse:
+    from plans.readiness import gate_codes
+
     milestone = selectors.milestone_get_for_user(
         user=request.user, milestone_id=milestone_id, action=Action.VIEW
     )
@@ -395,6 +397,8 @@ def milestone_edit(request: HttpRequest, milestone_id: int) -> HttpResponse:
         "signoff_roles": milestone.signoff_roles,
         "signoff_users": list(milestone.signoff_users.values_list("pk", flat=True)),
         "signoff_count": milestone.signoff_count,
+        "entry_checks": gate_codes(milestone)[0],
+        "exit_checks": gate_codes(milestone)[1],
         "version": milestone.version,
     }
     form = MilestoneForm(request.POST or None, team_id=plan.team_id, initial=initial)

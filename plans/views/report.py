@@ -14,11 +14,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.teams.roles import Action
-from patchplan.teams.selectors import user_can
+from patchplan.teams.selectors import get_for_user, user_can
 from plans.forms.log import LessonsForm
 from plans.selectors.plans import plan_get_for_user
 from plans.selectors.report import plan_report, plan_review
-from plans.services.review import plan_lessons_update
+from plans.services.review import (
+    followup_accept_risk,
+    plan_create_follow_up,
+    plan_lessons_update,
+)
+from servers.models import Server
 
 
 def _review(request, plan, *, form=None, status=200) -> HttpResponse:
@@ -33,9 +38,43 @@ def _review(request, plan, *, form=None, status=200) -> HttpResponse:
                 initial={"lessons_learned": plan.lessons_learned, "version": plan.version}
             ),
             "can_edit": user_can(user=request.user, team_id=plan.team_id, action=Action.EDIT_PLAN),
+            "can_accept_risk": user_can(
+                user=request.user, team_id=plan.team_id, action=Action.SIGN_OFF
+            ),
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def follow_up_create(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """One click: a follow-up plan for the servers this plan did not verify."""
+    plan = plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.EDIT_PLAN)
+    try:
+        new = plan_create_follow_up(plan=plan, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("plan_review", plan_id=plan.pk)
+    messages.success(request, _("Follow-up plan created with the servers not verified."))
+    return redirect("plan_detail", plan_id=new.pk)
+
+
+@login_required
+@require_POST
+def follow_up_accept_risk(request: HttpRequest, plan_id: int, server_id: int) -> HttpResponse:
+    """An approver accepts the risk of a server the plan did not verify, with a reason."""
+    plan = plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.SIGN_OFF)
+    server = get_for_user(Server.objects.all(), user=request.user, pk=server_id)
+    try:
+        followup_accept_risk(
+            plan=plan, server=server, reason=request.POST.get("reason", ""), by=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Risk accepted for %(h)s.") % {"h": server.hostname})
+    return redirect("plan_review", plan_id=plan.pk)
 
 
 @login_required

@@ -1,17 +1,17 @@
 // Run mode and sign-off panels: behaviour kept out of templates (the CSP forbids inline scripts).
 (function () {
   "use strict";
-  // Someone is typing in the board (a downtime, a note, a chosen file): a poll must
-  // not wipe it, neither when it starts nor when its answer arrives.
+  // The board refreshes itself. The fields where people type free text (notes,
+  // reasons, a chosen file) carry hx-preserve and a stable id: every swap, a poll's
+  // or a click's answer, keeps them as they are, with focus and caret (htmx moves
+  // the old element into the new board). A field that shows a recorded value (the
+  // downtime) can't be kept that way: while it is focused or edited, a poll is
+  // skipped instead.
   function busy(board) {
-    var active = document.activeElement;
-    if (active && board.contains(active) && active.matches("input, textarea, select")) {
-      return true;
-    }
-    var fields = board.querySelectorAll("input, textarea");
+    var fields = board.querySelectorAll("input:not([hx-preserve]):not([type=hidden]), textarea:not([hx-preserve])");
     for (var i = 0; i < fields.length; i++) {
       var f = fields[i];
-      if (f.type === "file" ? f.files && f.files.length : f.type !== "hidden" && f.value !== f.defaultValue) {
+      if (f === document.activeElement || f.value !== f.defaultValue) {
         return true;
       }
     }

@@ -148,25 +148,30 @@ def test_plans_i_own_show_progress_and_next_window(client_for, planner, plan, mi
 
 def test_activity_merges_status_changes_comments_and_audit_newest_first(team, planner, plan):
     now = timezone.now()
-    change = PlanStatusChange.objects.create(
-        plan=plan, from_status="draft", to_status="in_review", by=planner
+    PlanStatusChange.objects.create(
+        plan=plan,
+        from_status="draft",
+        to_status="in_review",
+        by=planner,
+        at=now - timedelta(hours=3),
     )
-    PlanStatusChange.objects.filter(pk=change.pk).update(at=now - timedelta(hours=3))
     comment = Comment.objects.create(plan=plan, author=planner, body="Looks good")
     Comment.objects.filter(pk=comment.pk).update(created_at=now - timedelta(hours=1))
-    event = AuditEvent.objects.create(
+    AuditEvent.objects.create(
         plan=plan,
         object_type="plan",
         action="changed",
         field="title",
         new_value="OpenSSL patch",
         by=planner,
+        at=now - timedelta(hours=2),
     )
-    AuditEvent.objects.filter(pk=event.pk).update(at=now - timedelta(hours=2))
     # Status moves are audited too: shown once.
     AuditEvent.objects.create(plan=plan, object_type="plan", action="status", field="status")
     items = recent_activity(user=planner, team=team)
     assert [i.kind for i in items] == ["comment", "audit", "status"]
+    # The field as the form names it.
+    assert items[1].text == "changed: Title → OpenSSL patch"
     assert items[2].text == "Draft → In review"
 
 

@@ -4,8 +4,11 @@ a planner, an engineer and an approver.
 
 Backup with pg_dump recorded, a test on the staging replica, deployment in a
 maintenance window (one server fails and is rolled back, one overruns its
-downtime), one rejected sign-off, one override with a reason, the review, and
-the printed report (screenshot looked at)."""
+downtime), one rejected sign-off, the gates at the moment of action (the engineer
+can't start the production window before the go; the approver's emergency change
+opens it and is on the report), the review (the plan can't complete while it is
+open; it completes "with exceptions" and the follow-up plan opens with the
+rolled-back server), and the printed report (screenshot looked at)."""
 
 import re
 import zoneinfo
@@ -17,8 +20,15 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from plans.choices import PlanStatus
-from plans.models import ExecutionEvent, LogEntryRevision, Plan, ServerExecution, SignOff
-from plans.services.execution import execution_set_status
+from plans.models import (
+    ExecutionEvent,
+    LogEntry,
+    LogEntryRevision,
+    Plan,
+    ServerExecution,
+    SignOff,
+)
+from plans.services.execution import execution_set_status, window_finish
 from plans.services.plans import plan_create, plan_scope_add, plan_transition
 from plans.services.windows import window_create
 from servers.choices import Environment
@@ -185,32 +195,51 @@ def test_major_software_upgrade_through_every_phase(
     testing.get_by_role("button", name="Approve").click()
     expect(_panel(approver_page, "testing").get_by_test_id("signed-off")).to_be_visible()
 
-    # --- Deployment: db-prod-2 has no backup; approving needs an override reason -
+    # --- Deployment: db-prod-2 has no backup, so the go can't be given ----------
     deployment = _panel(approver_page, "deployment")
     expect(deployment.get_by_test_id("check-backups")).to_have_attribute("data-passed", "no")
     expect(deployment.get_by_test_id("check-backups")).to_contain_text("db-prod-2")
-    expect(deployment.get_by_test_id("check-staging_test")).to_have_attribute("data-passed", "yes")
-    deployment.get_by_role("button", name="Approve").click()
-    expect(_panel(approver_page, "deployment").get_by_test_id("signoff-error")).to_contain_text(
-        "write a reason for the override"
+    expect(deployment.get_by_test_id("check-testing_signed_off")).to_have_attribute(
+        "data-passed", "yes"
     )
-    deployment = _panel(approver_page, "deployment")
-    deployment.get_by_label(re.compile("Reason to override")).fill(
-        "db-prod-2 is a streaming replica of db-prod-1; it is rebuilt from it, not restored."
-    )
-    deployment.get_by_role("button", name="Approve").click()
-    expect(_panel(approver_page, "deployment").get_by_test_id("signed-off")).to_be_visible()
-    expect(_panel(approver_page, "deployment").get_by_test_id("override")).to_contain_text(
-        "streaming replica"
-    )
-    shot(approver_page, "upgrade-04-deployment-override")
+    expect(deployment.get_by_test_id("may-not-start")).to_be_visible()
+    expect(deployment.get_by_role("button", name="Give the go")).to_be_disabled()
+    shot(approver_page, "upgrade-04-deployment-no-go")
 
     # The plan goes through review and approval (issue 4's workflow).
     plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=planner)
     plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
 
-    # --- Execution: the engineer runs the window; the planner watches live -------
+    # --- The engineer can't start the production window before the go ----------
     run_url = f"{base}/windows/{upgrade['window'].pk}/run/"
+    engineer_page.goto(run_url)
+    blocked = engineer_page.get_by_test_id("gate-blocked")
+    expect(blocked).to_contain_text("The go from the milestone's approvers")
+    expect(blocked).to_contain_text("db-prod-2")
+    expect(engineer_page.get_by_role("button", name="Start window now")).to_be_disabled()
+    expect(engineer_page.get_by_test_id("override-form")).to_have_count(0)  # not an approver
+    # A status click is refused at the row; the page stays whole.
+    _click_status(engineer_page, "db-prod-1", "In progress")
+    expect(_row(engineer_page, "db-prod-1").get_by_test_id("run-error")).to_contain_text(
+        "may not start yet"
+    )
+    expect(_row(engineer_page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Pending")
+    expect(engineer_page.get_by_role("navigation").first).to_be_visible()
+    expect(engineer_page.get_by_test_id("window-times")).to_be_visible()
+    shot(engineer_page, "upgrade-05-run-refused-before-the-go")
+    assert not ExecutionEvent.objects.exists()
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.APPROVED
+
+    # --- The approver orders an emergency change with a reason ------------------
+    approver_page.goto(run_url)
+    override = approver_page.get_by_test_id("override-form")
+    override.get_by_label(re.compile("Emergency change")).fill(
+        "db-prod-2 is a streaming replica of db-prod-1; it is rebuilt from it, not restored."
+    )
+    override.get_by_role("button", name="Record the emergency change").click()
+    expect(approver_page.get_by_test_id("gate-overridden")).to_contain_text("streaming replica")
+
+    # --- Execution: the engineer runs the window; the planner watches live -------
     planner_page.goto(run_url)
     engineer_page.goto(run_url)
     engineer_page.get_by_role("button", name="Start window now").click()
@@ -226,7 +255,7 @@ def test_major_software_upgrade_through_every_phase(
     # Verifying before the new listing is in is refused with the reason at the row.
     _click_status(engineer_page, "db-prod-1", "Verified")
     expect(_row(engineer_page, "db-prod-1").get_by_test_id("run-error")).to_contain_text(
-        "don't show new versions"
+        "doesn't show the plan's packages patched"
     )
     row = _row(engineer_page, "db-prod-1")
     row.locator("input[type=file]").set_input_files(
@@ -244,8 +273,15 @@ def test_major_software_upgrade_through_every_phase(
     expect(_row(engineer_page, "db-prod-2").get_by_test_id("exec-status")).to_have_text(
         "In progress"
     )
+    # Failed and rolled back need a reason, typed next to the button.
+    _row(engineer_page, "db-prod-2").get_by_label("Why db-prod-2 is failed").fill(
+        "pg_upgrade stopped: postgis 2.5 missing"
+    )
     _click_status(engineer_page, "db-prod-2", "Failed")
     expect(_row(engineer_page, "db-prod-2").get_by_test_id("exec-status")).to_have_text("Failed")
+    _row(engineer_page, "db-prod-2").get_by_label("Why db-prod-2 is rolled back").fill(
+        "Back to 13 from the snapshot"
+    )
     _click_status(engineer_page, "db-prod-2", "Rolled back")
     expect(_row(engineer_page, "db-prod-2").get_by_test_id("exec-status")).to_have_text(
         "Rolled back"
@@ -268,7 +304,7 @@ def test_major_software_upgrade_through_every_phase(
         "Rolled back"
     )
     expect(planner_page.get_by_test_id("run-events")).to_contain_text("Failed → Rolled back")
-    shot(planner_page, "upgrade-05-run-mode-live")
+    shot(planner_page, "upgrade-06-run-mode-live")
 
     # The actual times: it started with the window and ran 45 minutes over.
     zone = zoneinfo.ZoneInfo(engineer.time_zone or team.time_zone)
@@ -282,8 +318,14 @@ def test_major_software_upgrade_through_every_phase(
     times.get_by_label(re.compile("Actual end")).fill(ended.strftime("%Y-%m-%dT%H:%M"))
     times.get_by_role("button", name="Save times").click()
     expect(engineer_page.get_by_test_id("actual-end")).not_to_contain_text("not yet")
-    shot(engineer_page, "upgrade-06-run-mode-engineer")
+    shot(engineer_page, "upgrade-07-run-mode-engineer")
     assert ExecutionEvent.objects.filter(execution__window=window).count() == 6
+    # Every run-mode change is in the execution log, with who and why.
+    logged = list(
+        LogEntry.objects.filter(kind="status", window=window).values_list("author", "body")
+    )
+    assert len(logged) == 6 and {a for a, _b in logged} == {engineer.pk}
+    assert (engineer.pk, "db-prod-2: Failed → Rolled back. Back to 13 from the snapshot") in logged
 
     # The replica rehearsal counts as verified, with the reason (done in its window).
     for status in ("in_progress", "patched"):
@@ -297,6 +339,14 @@ def test_major_software_upgrade_through_every_phase(
         verification_note="Rehearsal only; the replica is rebuilt after production.",
         by=engineer,
     )
+    window_finish(window=upgrade["staging_window"], by=engineer)
+
+    # --- Deployment done: every server in a final state ----------------------------
+    approver_page.goto(f"{base}/signoff/")
+    deployment = _panel(approver_page, "deployment")
+    expect(deployment.get_by_test_id("check-final_states")).to_have_attribute("data-passed", "yes")
+    deployment.get_by_test_id("signoff-form").get_by_role("button", name="Approve").click()
+    expect(_panel(approver_page, "deployment").get_by_test_id("signed-off")).to_be_visible()
 
     # --- Documentation: the execution log, with an edit that keeps history ------
     engineer_page.goto(f"{base}/log/")
@@ -306,7 +356,9 @@ def test_major_software_upgrade_through_every_phase(
     log.get_by_label("Server").select_option(label="db-prod-2")
     log.get_by_role("button", name="Add to log").click()
     expect(engineer_page.get_by_text("Log entry added.")).to_be_visible()
-    engineer_page.get_by_role("link", name="Edit / history").first.click()
+    engineer_page.get_by_test_id("log-entry").filter(has_text="extension postgis 2.5").get_by_role(
+        "link", name="Edit / history"
+    ).click()
     edit = engineer_page.get_by_test_id("log-edit-form")
     edit.get_by_label("Kind").select_option("resolution")
     edit.get_by_label("Entry").fill(
@@ -315,7 +367,7 @@ def test_major_software_upgrade_through_every_phase(
     )
     edit.get_by_role("button", name="Save").click()
     expect(engineer_page.get_by_test_id("edited")).to_be_visible()
-    shot(engineer_page, "upgrade-07-log")
+    shot(engineer_page, "upgrade-08-log")
     assert LogEntryRevision.objects.count() == 1
 
     # --- Review: lessons learned, then the last sign-off completes the plan -----
@@ -329,15 +381,41 @@ def test_major_software_upgrade_through_every_phase(
     )
     planner_page.get_by_role("button", name="Save lessons learned").click()
     expect(planner_page.get_by_text("Lessons learned saved.")).to_be_visible()
-    shot(planner_page, "upgrade-08-review")
+    shot(planner_page, "upgrade-09-review")
+
+    # The review is open: the plan is not complete, and no button completes it.
+    planner_page.goto(f"{base}/")
+    expect(planner_page.get_by_role("button", name=re.compile("[Cc]omplete"))).to_have_count(0)
+    approver_page.goto(f"{base}/signoff/")
+    review = _panel(approver_page, "review")
+    expect(review.get_by_test_id("check-follow_ups")).to_have_attribute("data-passed", "no")
+    expect(review.get_by_test_id("check-follow_ups")).to_contain_text("db-prod-2")
+    review.get_by_role("button", name="Approve").click()
+    expect(_panel(approver_page, "review").get_by_test_id("signoff-error")).to_contain_text(
+        "A follow-up for every failed or rolled-back server"
+    )
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.IN_PROGRESS
+
+    # One click: the follow-up plan opens with the rolled-back server in scope.
+    planner_page.goto(f"{base}/review/")
+    planner_page.get_by_test_id("create-follow-up").click()
+    expect(planner_page.get_by_text("Follow-up plan created")).to_be_visible()
+    follow_up = Plan.objects.exclude(pk=plan.pk).get()
+    planner_page.wait_for_url(re.compile(rf"/plans/{follow_up.pk}/$"))
+    expect(planner_page.locator("h1")).to_contain_text("Follow-up: Major Software Upgrade")
+    expect(planner_page.get_by_text("db-prod-2").first).to_be_visible()
+    assert list(follow_up.servers.values_list("hostname", flat=True)) == ["db-prod-2"]
+    assert follow_up.packages == ["postgresql-15"]
+    shot(planner_page, "upgrade-10-follow-up-plan")
 
     approver_page.goto(f"{base}/signoff/")
     review = _panel(approver_page, "review")
-    expect(review.get_by_test_id("check-final_states")).to_have_attribute("data-passed", "yes")
+    expect(review.get_by_test_id("check-final_states")).to_have_count(0)
+    expect(review.get_by_test_id("check-follow_ups")).to_have_attribute("data-passed", "yes")
     review.get_by_label("Comment").fill("Done; db-prod-2 follows in a new plan.")
     review.get_by_role("button", name="Approve").click()
     expect(_panel(approver_page, "review").get_by_test_id("signed-off")).to_be_visible()
-    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED_EXC
     assert SignOff.objects.filter(milestone__plan=plan).count() == 5
     assert ServerExecution.objects.filter(status="rolled_back").count() == 1
 
@@ -346,25 +424,34 @@ def test_major_software_upgrade_through_every_phase(
     planner_page.get_by_label("Who").select_option(label=engineer.display_name)
     planner_page.get_by_role("button", name="Filter").click()
     history = planner_page.get_by_test_id("history-table")
-    expect(history).to_contain_text("serverexecution")
-    expect(history).to_contain_text("rolled_back")
+    # Labels people read: the part and field by name, values as displayed.
+    expect(history).to_contain_text("Server execution")
+    expect(history).to_contain_text("Rolled back")
+    expect(history).not_to_contain_text("rolled_back")
+    expect(history).not_to_contain_text("serverexecution")
     expect(history).not_to_contain_text(approver.display_name)
-    shot(planner_page, "upgrade-09-history")
+    shot(planner_page, "upgrade-11-history")
 
     # --- The report, printed --------------------------------------------------
     planner_page.goto(f"{base}/report/")
     report = planner_page.get_by_test_id("report")
-    expect(planner_page.get_by_test_id("report-status")).to_have_text("Completed")
+    expect(planner_page.get_by_test_id("report-status")).to_have_text("Completed with exceptions")
     expect(report).to_contain_text("pg_dump dbname > db_backup.sql")
     expect(report).to_contain_text("Rejected by")
-    expect(report).to_contain_text("streaming replica")
+    emergency = report.get_by_test_id("review-emergency")
+    expect(emergency).to_contain_text("streaming replica")
+    expect(emergency).to_contain_text(approver.display_name)
+    expect(report.get_by_test_id("review-follow-ups")).to_contain_text("db-prod-2")
+    expect(report.get_by_test_id("report-log")).to_contain_text(
+        "db-prod-2: Failed → Rolled back. Back to 13 from the snapshot"
+    )
     window_row = report.locator('[data-testid="review-window"]').filter(has_text="Production")
     expect(window_row).to_have_attribute("data-overran", "yes")
     expect(window_row).to_contain_text("120 min")
     expect(window_row).to_contain_text("165 min")
     planner_page.emulate_media(media="print")
     expect(planner_page.get_by_test_id("plan-run-nav")).to_be_hidden()
-    shot(planner_page, "upgrade-10-report-print")
+    shot(planner_page, "upgrade-12-report-print")
     planner_page.emulate_media(media="screen")
 
     with planner_page.expect_download() as download:
@@ -373,3 +460,5 @@ def test_major_software_upgrade_through_every_phase(
     assert "# Major Software Upgrade: PostgreSQL 13 to 15" in text
     assert "`pg_dump dbname > db_backup.sql`" in text
     assert "OVERRUN" in text
+    assert "**Emergency change** on Production upgrade" in text and "streaming replica" in text
+    assert "db-prod-2: Failed → Rolled back. Back to 13 from the snapshot" in text

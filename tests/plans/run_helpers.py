@@ -59,3 +59,42 @@ def make_window(plan, servers, by, *, starts=None, hours: int = 2, downtime: int
 
 def milestone(plan, name: str):
     return plan.milestones.get(name=name)
+
+
+def record_listings(servers, *, taken_at=None, data: str = DPKG_BEFORE) -> None:
+    """A package listing for each server (the assessment's fresh listings)."""
+    from servers.inventory import inventory_import
+
+    at = taken_at or timezone.now() - timedelta(days=1)
+    for s in servers:
+        inventory_import(server=s, data=data, source="upload", taken_at=at)
+
+
+def give_go(plan, servers, *, planner, approver, assessed: bool = False):
+    """Pass the gates before deployment properly, through the services: fresh
+    listings and the assessment signed off, a passing staging test run and the
+    testing signed off, backups of the production servers, and the deployment's go
+    by the approver. Returns the deployment milestone."""
+    from plans.choices import SignOffStage
+    from plans.services.evidence import backup_record_create, testrun_create
+    from plans.services.signoff import signoff_give
+
+    if not assessed:
+        record_listings(servers)
+        signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    testrun_create(
+        plan=plan,
+        result="pass",
+        by=planner,
+        servers=[s for s in servers if s.environment == Environment.STAGING],
+    )
+    signoff_give(milestone=milestone(plan, "testing"), by=approver, decision="approve")
+    for s in servers:
+        if s.environment == Environment.PRODUCTION:
+            backup_record_create(
+                plan=plan, server=s, what="pg_dumpall", location="backup-01:/srv", by=planner
+            )
+    deployment = milestone(plan, "deployment")
+    signoff_give(milestone=deployment, by=approver, decision="approve", stage=SignOffStage.ENTRY)
+    deployment.refresh_from_db()
+    return deployment

@@ -8,7 +8,7 @@ from plans.services import evidence
 from plans.services.execution import execution_set_status
 from plans.services.review import plan_lessons_update
 
-from .run_helpers import make_plan, make_servers, make_window
+from .run_helpers import give_go, make_plan, make_servers, make_window
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_only_changed_fields_are_written(plan, owner):
         by=owner,
     )
     assert [(r.field, r.old_value, r.new_value) for r in rows] == [("title", "A", "B")]
-    assert AuditEvent.objects.get().by == owner
+    assert AuditEvent.objects.get(field="title").by == owner
 
 
 def test_values_are_stored_as_readable_text(plan):
@@ -40,12 +40,13 @@ def test_values_are_stored_as_readable_text(plan):
     assert audit_value(plan) == plan.title
 
 
-def test_services_write_the_trail(team, plan, owner, engineer):
+def test_services_write_the_trail(team, plan, owner, engineer, approver):
     servers = make_servers(team, plan, owner)
     evidence.backup_record_create(
         plan=plan, server=servers[0], what="db", location="nas", by=engineer
     )
     window = make_window(plan, servers, owner)
+    give_go(plan, servers, planner=owner, approver=approver)
     execution_set_status(window=window, server=servers[0], status="in_progress", by=engineer)
     plan_lessons_update(plan=plan, lessons_learned="Test the replica first.", by=owner)
     found = set(AuditEvent.objects.values_list("object_type", "field"))
@@ -66,7 +67,8 @@ def test_the_history_filters_by_kind_person_and_text(client_for, plan, owner, en
     audit_event(plan=plan, action="created", field="backup", new="db dump", by=engineer)
     c = client_for(viewer)
     page = c.get(f"/plans/{plan.pk}/history/").content.decode()
-    assert page.count('data-testid="history-row"') == 2
+    # these two and the plan's creation
+    assert page.count('data-testid="history-row"') == 3
     page = c.get(f"/plans/{plan.pk}/history/?by={engineer.pk}").content.decode()
     assert page.count('data-testid="history-row"') == 1 and "db dump" in page
     page = c.get(f"/plans/{plan.pk}/history/?q=bravo").content.decode()
@@ -112,3 +114,42 @@ def test_plan_window_task_and_scope_changes_are_in_the_history(team, plan, owner
     assert {("maintenancewindow", "window")} <= {(t, f) for t, f, _o, _n in rows}
     cancelled = AuditEvent.objects.get(object_type="maintenancewindow", action="cancelled")
     assert cancelled.by == owner
+
+
+@pytest.fixture
+def frozen_march():
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
+        yield
+
+
+def test_the_history_reads_as_people_write_it(client_for, plan, owner, viewer, frozen_march):
+    """Part and field names as on the forms, choice labels, times in the viewer's zone,
+    and a filter by date (the plan was created before the frozen day)."""
+    from datetime import UTC, datetime
+
+    from tests import factories
+
+    audit_event(plan=plan, action="status", field="status", old="draft", new="in_review", by=owner)
+    window = factories.WindowFactory(plan=plan)
+    audit_changes(
+        plan=plan,
+        obj=window,
+        before={"actual_starts_at": None},
+        after={"actual_starts_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC)},
+        by=owner,
+    )
+    viewer.time_zone = "Europe/Berlin"
+    viewer.save()
+    c = client_for(viewer)
+    page = c.get(f"/plans/{plan.pk}/history/").content.decode()
+    assert "In review" in page and "in_review" not in page
+    assert "Maintenance window" in page and "Actual start" in page
+    assert "02 Jan 2026 04:04 Europe/Berlin" in page and "03:04 UTC" not in page
+    page = c.get(f"/plans/{plan.pk}/history/?until=2026-03-09").content.decode()
+    assert page.count('data-testid="history-row"') == 0
+    page = c.get(f"/plans/{plan.pk}/history/?since=2026-03-10&until=2026-03-10").content.decode()
+    assert page.count('data-testid="history-row"') == 2

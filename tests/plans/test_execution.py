@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from plans.choices import PlanStatus
 from plans.models import ExecutionEvent, MaintenanceWindow, ServerExecution
-from plans.selectors.execution import package_changes
+from plans.selectors.execution import server_verifications
 from plans.services import execution as run
 from servers.inventory import inventory_import
 from tests import factories
 
-from .run_helpers import DPKG_AFTER, DPKG_BEFORE, make_plan, make_servers, make_window
+from .run_helpers import DPKG_AFTER, DPKG_BEFORE, give_go, make_plan, make_servers, make_window
 
 # "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
 # data placed relative to it and the code under test see the same instant.
@@ -38,8 +38,10 @@ def servers(team, plan, owner):
 
 
 @pytest.fixture
-def window(plan, servers, owner):
-    return make_window(plan, servers, owner)
+def window(plan, servers, owner, approver):
+    window = make_window(plan, servers, owner)
+    give_go(plan, servers, planner=owner, approver=approver)
+    return window
 
 
 def move(window, server, status, by, **kw):
@@ -167,13 +169,13 @@ def test_versions_before_and_after_are_shown_per_server(window, servers, enginee
         server=server, data=DPKG_BEFORE, source="upload", taken_at=window.starts_at - timedelta(1)
     )
     run.execution_import_listing(window=window, server=server, data=DPKG_AFTER, by=engineer)
-    changes = package_changes(
-        window=window, server_ids=[server.pk, servers[1].pk], packages=["postgresql-15"]
+    changes = server_verifications(
+        window=window, server_ids=[server.pk, servers[1].pk], targets={"postgresql-15": None}
     )
-    (change,) = changes[server.pk]
+    (change,) = changes[server.pk].packages
     assert (change.before, change.after, change.updated) == ("15.4-1", "15.6-0+deb12u1", True)
-    (none,) = changes[servers[1].pk]
-    assert (none.before, none.after, none.updated) == ("", "", False)
+    (none,) = changes[servers[1].pk].packages
+    assert (none.before, none.after, none.updated) == ("15.4-1", None, False)
 
 
 def test_a_listing_for_a_server_outside_the_window_is_refused(team, window, engineer):
@@ -274,7 +276,7 @@ def test_a_listing_is_uploaded_from_run_mode(client_for, window, servers, engine
     )
     assert response.status_code == 200
     assert b"15.6-0+deb12u1" in response.content
-    assert servers[0].snapshots.count() == 1
+    assert servers[0].snapshots.count() == 2  # the assessment's listing and this one
 
 
 def test_a_bad_listing_is_refused_with_the_reason(client_for, window, servers, engineer):
@@ -287,16 +289,17 @@ def test_a_bad_listing_is_refused_with_the_reason(client_for, window, servers, e
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 400
-    assert not servers[0].snapshots.exists()
+    assert servers[0].snapshots.count() == 1  # only the assessment's listing
 
 
 @pytest.mark.parametrize("size", [2, 20])
 def test_run_mode_costs_the_same_queries_at_any_size(
-    client_for, team, owner, engineer, size, django_assert_max_num_queries
+    client_for, team, owner, engineer, approver, size, django_assert_max_num_queries
 ):
     plan = make_plan(team, owner)
     servers = make_servers(team, plan, owner, production=size, staging=1)
     window = make_window(plan, servers, owner)
+    give_go(plan, servers, planner=owner, approver=approver)
     for s in servers:
         inventory_import(
             server=s, data=DPKG_BEFORE, source="upload", taken_at=window.starts_at - timedelta(1)
@@ -306,13 +309,14 @@ def test_run_mode_costs_the_same_queries_at_any_size(
     c = client_for(engineer)
     c.get(run_url(window, "board/"))  # warms the listing cache
     # session, user, memberships, window, window servers, executions,
-    # listing ids (before/after), recent events
-    with django_assert_max_num_queries(9):
+    # listing ids (before/after), their formats and times, recent events
+    with django_assert_max_num_queries(10):
         response = c.get(run_url(window, "board/"))
     assert response.content.count(b'data-testid="run-row"') == size + 1
-    # The page adds nothing that grows: the same plus the listings when cold.
+    # The page adds nothing that grows: the same plus the listings when cold, and
+    # the gate (gating milestone 2, the plan's gates 13, emergency changes, role).
     cache.clear()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(28):
         assert c.get(run_url(window)).status_code == 200
 
 

@@ -27,7 +27,8 @@ def test_every_row_of_the_plan_page_escapes_user_text(client_for, team, planner,
         s.save()
     Tag.objects.filter(servers__plans=plan).update(name=EVIL)
     PendingUpdate.objects.filter(server__plans=plan).update(current=EVIL)
-    PlanStatusChange.objects.filter(plan=plan).update(note=EVIL)
+    # Status changes are append-only (no UPDATE): a new one carries the text.
+    PlanStatusChange.objects.create(plan=plan, from_status="draft", to_status="draft", note=EVIL)
     Comment.objects.filter(plan=plan).update(body=EVIL)
     for person in (planner, engineer):
         person.first_name = EVIL

@@ -283,7 +283,7 @@ def test_a_stale_edit_is_refused_showing_both_versions_and_keeping_input(
 
 def test_a_stale_save_does_not_bring_back_a_deleted_plan(planner, plan):
     stale = Plan.objects.get(pk=plan.pk)
-    Plan.objects.filter(pk=plan.pk).delete()
+    services.plan_delete(plan=plan, by=planner)
     with pytest.raises(services.Gone):
         services.plan_update(plan=stale, version=stale.version, by=planner, title="Back?")
     assert not Plan.objects.filter(pk=plan.pk).exists()

@@ -8,10 +8,9 @@ from django.utils import timezone
 from plans.choices import ExecutionStatus
 from plans.choices import TestResult as Result
 from plans.models import ServerExecution
-from plans.readiness import plan_readiness
+from plans.readiness import plan_gates, plan_readiness
 from plans.services import evidence
 from plans.services.evidence import backup_record_create
-from plans.services.execution import execution_set_status
 from plans.services.plans import plan_scope_add, plan_update
 from tests import factories
 
@@ -21,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def check(plan, milestone_name: str, code: str):
-    checks = plan_readiness(plan)[milestone(plan, milestone_name).pk]
-    return next(c for c in checks if c.code == code)
+    """A check of the milestone's gate, entry or exit."""
+    gate = plan_gates(plan)[milestone(plan, milestone_name).pk]
+    return next(c for c in gate.entry + gate.exit if c.code == code)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_deployment_passes_with_a_backup_of_every_production_server(plan, owner,
 
 
 def test_deployment_fails_without_a_test_run_on_staging(plan, servers):
-    c = check(plan, "deployment", "staging_test")
+    c = check(plan, "testing", "staging_test")
     assert not c.passed
     assert "No test run" in c.reason
 
@@ -118,17 +118,17 @@ def test_deployment_fails_when_the_latest_staging_run_failed(plan, owner, server
     earlier = timezone.now() - timedelta(hours=2)
     evidence.testrun_create(plan=plan, result=Result.PASS, by=owner, run_at=earlier)
     evidence.testrun_create(plan=plan, result=Result.FAIL, by=owner)
-    c = check(plan, "deployment", "staging_test")
+    c = check(plan, "testing", "staging_test")
     assert not c.passed
     assert "failed" in c.reason
 
 
 def test_deployment_fails_when_the_scope_changed_after_the_passing_run(team, plan, owner, servers):
     evidence.testrun_create(plan=plan, result=Result.PASS, by=owner)
-    assert check(plan, "deployment", "staging_test").passed
+    assert check(plan, "testing", "staging_test").passed
     plan_scope_add(plan=plan, servers=[factories.ServerFactory(team=team)], by=owner)
     plan.refresh_from_db()
-    c = check(plan, "deployment", "staging_test")
+    c = check(plan, "testing", "staging_test")
     assert not c.passed
     assert "scope changed" in c.reason
 
@@ -138,12 +138,12 @@ def test_deployment_passes_with_a_passing_staging_run_after_the_scope_change(pla
         plan=plan, result=Result.FAIL, by=owner, run_at=timezone.now() - timedelta(1)
     )
     evidence.testrun_create(plan=plan, result=Result.PASS, by=owner, servers=[servers[1]])
-    assert check(plan, "deployment", "staging_test").passed
+    assert check(plan, "testing", "staging_test").passed
 
 
 def test_a_production_test_run_does_not_count_for_staging(plan, owner, servers):
     evidence.testrun_create(plan=plan, result=Result.PASS, by=owner, environment="production")
-    assert not check(plan, "deployment", "staging_test").passed
+    assert not check(plan, "testing", "staging_test").passed
 
 
 def test_deployment_fails_when_a_window_is_outside_off_peak_hours(team, plan, owner, servers):
@@ -188,8 +188,10 @@ def test_deployment_passes_with_windows_free_of_problems(plan, owner, servers):
 
 def test_review_fails_while_a_server_is_not_in_a_final_state(plan, owner, servers):
     window = make_window(plan, servers, owner)
-    execution_set_status(window=window, server=servers[0], status="in_progress", by=owner)
-    c = check(plan, "review", "final_states")
+    ServerExecution.objects.create(
+        plan=plan, window=window, server=servers[0], status=ExecutionStatus.IN_PROGRESS
+    )
+    c = check(plan, "deployment", "final_states")
     assert not c.passed
     assert "db-prod-1" in c.reason and "db-staging-1" in c.reason
 
@@ -202,7 +204,7 @@ def test_review_passes_when_every_server_is_verified_failed_or_rolled_back(plan,
     ServerExecution.objects.create(
         plan=plan, window=window, server=servers[1], status=ExecutionStatus.VERIFIED
     )
-    assert check(plan, "review", "final_states").passed
+    assert check(plan, "deployment", "final_states").passed
 
 
 def test_a_milestone_of_another_name_has_no_checks(plan):
@@ -227,10 +229,13 @@ def test_readiness_costs_the_same_queries_at_any_size(
     for _ in range(size):
         evidence.testrun_create(plan=plan, result=Result.PASS, by=owner)
         window = make_window(plan, servers, owner, starts=timezone.now() + timedelta(days=_ + 1))
-        execution_set_status(window=window, server=servers[0], status="in_progress", by=owner)
+        ServerExecution.objects.create(
+            plan=plan, window=window, server=servers[0], status=ExecutionStatus.IN_PROGRESS
+        )
     plan = type(plan).objects.select_related("team").get(pk=plan.pk)
-    # milestones, scope, backups, latest staging run, executions, and the window
-    # checks' five (windows, their servers, off-peak, freezes, team windows)
-    with django_assert_max_num_queries(10):
+    # milestones, scope, go approvals, window times, follow-ups, backups, latest
+    # staging run, executions, and the window checks' five (windows, their servers,
+    # off-peak, freezes, team windows)
+    with django_assert_max_num_queries(13):
         result = plan_readiness(plan)
     assert len(result) == 4

@@ -8,10 +8,11 @@ from django.utils import timezone
 from plans.selectors.report import plan_review
 from plans.services import evidence
 from plans.services import execution as run
+from plans.services.gates import window_override_gate
 from plans.services.log import log_entry_add
 from plans.services.signoff import signoff_give
 
-from .run_helpers import make_plan, make_servers, make_window, milestone
+from .run_helpers import give_go, make_plan, make_servers, make_window, milestone, record_listings
 
 # "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
 # data placed relative to it and the code under test see the same instant.
@@ -29,13 +30,14 @@ def servers(team, plan, owner):
 
 
 @pytest.fixture
-def overran(plan, servers, engineer, owner):
+def overran(plan, servers, engineer, owner, approver):
     """A 2-hour window (20 min expected per server) that ran 2 h 45 min; the
     production server was down 65 minutes, the staging one 15."""
     starts = timezone.now() - timedelta(hours=5)
     window = make_window(
         plan, servers, owner, starts=starts, hours=2, downtime=20, title="DB night"
     )
+    give_go(plan, servers, planner=owner, approver=approver)
     run.window_record_times(
         window=window, starts_at=starts, ends_at=starts + timedelta(minutes=165), by=engineer
     )
@@ -53,9 +55,10 @@ def test_the_review_shows_planned_vs_actual_for_a_window_that_overran(plan, serv
     assert (w.expected_downtime, w.actual_downtime) == (40, 80)
 
 
-def test_a_window_inside_its_time_is_not_an_overrun(plan, servers, owner, engineer):
+def test_a_window_inside_its_time_is_not_an_overrun(plan, servers, owner, engineer, approver):
     starts = timezone.now() - timedelta(hours=5)
     window = make_window(plan, servers, owner, starts=starts, hours=2)
+    give_go(plan, servers, planner=owner, approver=approver)
     run.window_record_times(
         window=window, starts_at=starts, ends_at=starts + timedelta(minutes=90), by=engineer
     )
@@ -82,29 +85,25 @@ def test_failed_rolled_back_servers_and_overrides_are_reported(
     client_for, plan, servers, owner, engineer, approver
 ):
     window = make_window(plan, servers, owner)
+    give_go(plan, servers, planner=owner, approver=approver)
     for status in ("in_progress", "failed", "rolled_back"):
-        run.execution_set_status(window=window, server=servers[0], status=status, by=engineer)
-    signoff_give(
-        milestone=milestone(plan, "assessment"), by=approver, decision="approve", comment="ok"
-    )
+        run.execution_set_status(
+            window=window, server=servers[0], status=status, by=engineer, note=f"why {status}"
+        )
     review = plan_review(plan=plan)
     assert [(s.server, s.status) for _w, s in review["troubles"]] == [(servers[0], "rolled_back")]
     page = client_for(engineer).get(f"/plans/{plan.pk}/review/").content.decode()
     assert 'data-testid="review-troubles"' in page and "db-prod-1" in page
 
 
-def test_an_override_is_shown_on_the_report(client_for, team, owner, approver):
-    plan = make_plan(team, owner)  # no servers: the assessment's check fails
-    signoff_give(
-        milestone=milestone(plan, "assessment"),
-        by=approver,
-        decision="approve",
-        override_reason="Scope is chosen in the testing phase.",
-    )
+def test_an_emergency_change_is_shown_on_the_report(client_for, plan, servers, owner, approver):
+    window = make_window(plan, servers, owner, title="Hotfix")
+    window_override_gate(window=window, by=approver, reason="CVE exploited in the wild.")
     page = client_for(owner).get(f"/plans/{plan.pk}/report/").content.decode()
-    assert "Scope is chosen in the testing phase." in page
+    assert 'data-testid="review-emergency"' in page
+    assert "CVE exploited in the wild." in page and "The go from the milestone" in page
     md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
-    assert "Scope is chosen in the testing phase." in md
+    assert "**Emergency change** on Hotfix" in md and "CVE exploited in the wild." in md
 
 
 def test_the_markdown_export_has_every_section(client_for, plan, servers, overran, engineer, owner):
@@ -173,9 +172,14 @@ def test_the_report_costs_the_same_queries_at_any_size(
 ):
     plan = make_plan(team, owner)
     servers = make_servers(team, plan, owner, production=size, staging=size)
+    record_listings(servers)
     signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
-    for i in range(size):
-        window = make_window(plan, servers, owner, starts=timezone.now() - timedelta(days=i + 1))
+    windows = [
+        make_window(plan, servers, owner, starts=timezone.now() - timedelta(days=i + 1))
+        for i in range(size)
+    ]
+    give_go(plan, servers, planner=owner, approver=approver, assessed=True)
+    for i, window in enumerate(windows):
         run.execution_set_status(
             window=window, server=servers[0], status="in_progress", by=engineer
         )
@@ -192,12 +196,13 @@ def test_the_report_costs_the_same_queries_at_any_size(
     # session, user, memberships, plan; references, scope, milestones (+ sign-off
     # people, sign-offs), readiness (9), status changes, tasks, backups, test runs
     # (+ servers), log (+ revisions), review (windows, window servers, executions,
-    # overrides)
-    with django_assert_max_num_queries(32):
+    # overrides, emergency changes, follow-ups); the gates add 4 (go approvals,
+    # window times, follow-ups, and the latest listing per server)
+    with django_assert_max_num_queries(37):
         assert c.get(f"/plans/{plan.pk}/report/").status_code == 200
-    with django_assert_max_num_queries(32):
+    with django_assert_max_num_queries(37):
         assert c.get(f"/plans/{plan.pk}/report.md").status_code == 200
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         assert c.get(f"/plans/{plan.pk}/review/").status_code == 200
 
 
@@ -237,3 +242,30 @@ def test_the_markdown_export_shows_html_in_titles_and_texts_as_text(
     # A "|" in a cell does not split the table; a backtick does not end a code span.
     assert "db \\| &lt;img" in text
     assert "``a`b``" in text
+
+
+def test_the_markdown_export_has_every_heading_of_the_page(
+    client_for, plan, servers, overran, engineer, owner, approver
+):
+    """Every section and sub-section the HTML report shows is in the Markdown file."""
+    import re
+
+    from plans.services.plans import plan_transition
+    from plans.services.tasks import task_create
+
+    task_create(plan=plan, title="Dump the databases", by=owner)
+    plan_transition(plan=plan, to_status="in_review", by=owner)
+    evidence.backup_record_create(
+        plan=plan, server=servers[0], what="db", location="nas", by=engineer
+    )
+    page = client_for(owner).get(f"/plans/{plan.pk}/report/").content.decode()
+    article = page[page.index('data-testid="report"') :]
+    headings = [
+        re.sub(r"\s+", " ", h).strip()
+        for h in re.findall(r"<h[23][^>]*>([^<]+)<", article)
+        if h.strip() != "Report"
+    ]
+    assert "Status changes" in headings and "Tasks" in headings
+    md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
+    md_headings = {m.strip() for m in re.findall(r"^#{2,3} (.+)$", md, re.MULTILINE)}
+    assert [h for h in headings if h not in md_headings] == []

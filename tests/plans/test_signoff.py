@@ -14,7 +14,7 @@ from plans.models import Milestone, PlanStatusChange, SignOff
 from plans.services.signoff import signoff_give
 from tests import factories
 
-from .run_helpers import make_plan, make_servers, milestone
+from .run_helpers import make_plan, make_servers, milestone, record_listings
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def plan(team, owner):
 
 @pytest.fixture
 def servers(team, plan, owner):
-    return make_servers(team, plan, owner)
+    servers = make_servers(team, plan, owner)
+    record_listings(servers)  # the assessment's exit: a fresh listing of each
+    return servers
 
 
 def approve(m, user, **kw):
@@ -111,7 +113,7 @@ def test_without_four_eyes_the_owner_may_sign_off(team, owner, approver):
     team.four_eyes = False
     team.save()
     plan = make_plan(team, approver)
-    make_servers(team, plan, approver)
+    record_listings(make_servers(team, plan, approver))
     approve(milestone(plan, "assessment"), approver)
     assert SignOff.objects.count() == 1
 
@@ -127,13 +129,27 @@ def test_failing_checks_without_an_override_reason_are_refused(plan, approver):
 
 
 @pytest.mark.django_db
-def test_an_override_with_a_reason_is_recorded(plan, approver):
+def test_a_sign_off_never_overrides_failing_exit_checks(plan, approver):
     m = milestone(plan, "assessment")
-    signoff = approve(m, approver, override_reason="Servers are added at the testing phase.")
-    assert signoff.override_reason == "Servers are added at the testing phase."
-    assert [c["code"] for c in signoff.overridden_checks] == ["scope"]
+    with pytest.raises(ValidationError) as exc:
+        approve(m, approver, override_reason="Servers are added at the testing phase.")
+    assert "checks_fail" in codes(exc.value)
     m.refresh_from_db()
-    assert m.signed_off_at is not None
+    assert m.signed_off_at is None and not SignOff.objects.exists()
+
+
+@pytest.mark.django_db
+def test_testing_is_not_signed_off_before_a_passing_staging_run(plan, servers, approver, owner):
+    from plans.services.evidence import testrun_create
+
+    approve(milestone(plan, "assessment"), approver)
+    testing = milestone(plan, "testing")
+    with pytest.raises(ValidationError, match="Passing test run on staging"):
+        approve(testing, approver)
+    testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
+    approve(testing, approver)
+    testing.refresh_from_db()
+    assert testing.signed_off_at is not None
 
 
 @pytest.mark.django_db
@@ -206,18 +222,20 @@ def test_a_signed_off_milestone_is_not_signed_again(plan, servers, approver, adm
 def test_the_last_sign_off_completes_an_in_progress_plan(team, owner, approver, admin):
     plan = make_plan(team, owner)
     Milestone.objects.filter(plan=plan).exclude(name="assessment").delete()
-    make_servers(team, plan, owner)
+    record_listings(make_servers(team, plan, owner))
     plan.status = PlanStatus.IN_PROGRESS
     plan.save()
     approve(milestone(plan, "assessment"), approver)
     plan.refresh_from_db()
-    assert plan.status == PlanStatus.COMPLETED and plan.completed_at is not None
+    # No server was verified: completed, with exceptions that name them.
+    assert plan.status == PlanStatus.COMPLETED_EXC and plan.completed_at is not None
     change = PlanStatusChange.objects.get(plan=plan)
     assert (change.from_status, change.to_status, change.by) == (
         "in_progress",
-        "completed",
+        "completed_exc",
         approver,
     )
+    assert "db-prod-1" in change.note and "db-staging-1" in change.note
 
 
 @pytest.mark.django_db(transaction=True)
@@ -225,7 +243,7 @@ def test_two_clicks_at_once_make_one_sign_off(require_postgres, team, owner, app
     """Two connections sign the same milestone as the same person at the same moment:
     the unique (milestone, user, round) constraint lets exactly one row in."""
     plan = make_plan(team, owner)
-    make_servers(team, plan, owner)
+    record_listings(make_servers(team, plan, owner))
     m = milestone(plan, "assessment")
     Milestone.objects.filter(pk=m.pk).update(signoff_count=2)  # neither click completes it
     barrier = threading.Barrier(2)
@@ -303,7 +321,7 @@ def test_a_refused_sign_off_shows_the_reason_where_it_was_given(client_for, plan
     )
     assert response.status_code == 400
     assert b'data-testid="signoff-error"' in response.content
-    assert b"write a reason for the override" in response.content
+    assert b"signed off as done yet" in response.content
     assert not SignOff.objects.exists()
 
 
@@ -313,14 +331,14 @@ def test_the_panel_costs_the_same_queries_at_any_size(
     client_for, team, owner, approver, size, django_assert_max_num_queries
 ):
     plan = make_plan(team, owner)
-    make_servers(team, plan, owner, production=size, staging=size)
+    record_listings(make_servers(team, plan, owner, production=size, staging=size))
     for i in range(size):
         factories.MilestoneFactory(plan=plan, name=f"extra {i}", position=10 + i)
     approve(milestone(plan, "assessment"), approver)
     c = client_for(approver)
     # session, user, memberships, plan, milestones, sign-off people, sign-offs,
-    # readiness (scope, backups, latest run, executions, 5 window-check reads),
-    # team for four eyes, windows
-    with django_assert_max_num_queries(20):
+    # gates (scope, go approvals, window times, follow-ups, backups, latest run,
+    # executions, 5 window-check reads), team for four eyes, windows
+    with django_assert_max_num_queries(23):
         response = c.get(f"/plans/{plan.pk}/signoff/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200

@@ -49,10 +49,13 @@ def test_the_table_has_the_documented_path():
         PlanStatus.IN_REVIEW,
         PlanStatus.APPROVED,
         PlanStatus.IN_PROGRESS,
-        PlanStatus.COMPLETED,
     ]
     for a, b in itertools.pairwise(path):
         assert workflow.allowed_roles(a, b), f"{a} -> {b} missing"
+    # Completion is no move anyone makes: the review's sign-off completes a plan.
+    assert not any(
+        to in (PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC) for _f, to in workflow.TRANSITIONS
+    )
     for end in workflow.FINAL:
         assert not any(frm == end for frm, _to in workflow.TRANSITIONS)
     assert Role.VIEWER not in set().union(*workflow.TRANSITIONS.values())
@@ -124,10 +127,12 @@ def test_a_stale_status_is_refused(team, planner, calls):
 
 
 @pytest.mark.django_db
-def test_completing_stamps_the_time(team, planner, calls):
+def test_nobody_completes_a_plan_by_hand(team, planner, approver, calls):
     plan = factories.PlanFactory(team=team, owner=planner, status=PlanStatus.IN_PROGRESS)
-    services.plan_transition(plan=plan, to_status=PlanStatus.COMPLETED, by=planner)
-    assert Plan.objects.get(pk=plan.pk).completed_at is not None
+    for person in (planner, approver):
+        with pytest.raises(ValidationError, match="review is signed off"):
+            services.plan_transition(plan=plan, to_status=PlanStatus.COMPLETED, by=person)
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.IN_PROGRESS
 
 
 @pytest.mark.django_db

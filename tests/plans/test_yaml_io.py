@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zoneinfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -333,7 +334,9 @@ def test_save_as_template_and_create_a_plan_from_it_shifts_dates(
     template = Plan.objects.get(is_template=True)
     assert response["Location"] == f"/plans/{template.pk}/"
     assert template.review_by == dt.date(2030, 6, 1) and template.created_from == full_plan
-    assert not template.servers.exists()
+    # The template keeps its servers as examples of roles; its tasks start over.
+    assert set(template.servers.values_list("hostname", flat=True)) == {"web-prd-01", "web-stg-01"}
+    assert set(template.tasks.values_list("status", flat=True)) == {"todo"}
     assert template.windows.count() == 2 and template.tasks.count() == 2
     # Templates are listed apart from plans.
     assert "Monthly OpenSSL" in client.get("/plans/templates/").content.decode()
@@ -345,15 +348,48 @@ def test_save_as_template_and_create_a_plan_from_it_shifts_dates(
     plan = Plan.objects.get(title="April OpenSSL")
     assert response["Location"] == f"/plans/{plan.pk}/scope/"
     assert not plan.is_template and plan.created_from == template
-    assert not plan.servers.exists()
+    # Servers without tags stand for themselves: both still exist.
+    assert set(plan.servers.values_list("hostname", flat=True)) == {"web-prd-01", "web-stg-01"}
     offset = dt.date(2030, 4, 1) - dt.date(2030, 3, 1)  # first date of the timeline
     ms = {m.name: m for m in plan.milestones.all()}
     assert ms["assessment"].due_on == dt.date(2030, 3, 1) + offset
     assert ms["testing"].starts_on == dt.date(2030, 3, 2) + offset
-    starts = sorted(w.starts_at for w in plan.windows.all())
-    assert starts[0] == dt.datetime(2030, 3, 2, 22, tzinfo=dt.UTC) + offset
-    assert plan.tasks.get(title="Run tests").due_on == dt.date(2030, 3, 3) + offset
-    assert plan.tasks.get(title="Run tests").checklist.count() == 2
+    # Windows keep their weekday and time of day in the team's zone (Berlin): the
+    # Saturday 23:00 staging window (CET) lands on a Saturday at 23:00 (CEST).
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    staging = plan.windows.get(title="Staging")
+    local = staging.starts_at.astimezone(berlin)
+    assert (local.date(), local.hour, local.minute) == (dt.date(2030, 4, 6), 23, 0)
+    assert staging.ends_at - staging.starts_at == dt.timedelta(hours=1)
+    assert list(staging.servers.values_list("hostname", flat=True)) == ["web-stg-01"]
+    task = plan.tasks.get(title="Run tests")
+    assert task.due_on == dt.date(2030, 3, 3) + offset
+    # Nothing of the template's progress: every task to do, nothing ticked.
+    assert task.status == TaskStatus.TODO and task.completed_at is None
+    assert list(task.checklist.values_list("done", flat=True)) == [False, False]
+    assert not plan.executions.exists() and not plan.backups.exists()
+
+
+def test_a_plan_from_a_template_gets_the_current_servers_of_each_role(full_plan, team, planner):
+    from servers.services import server_create, tags_for_names
+
+    web = full_plan.servers.get(hostname="web-prd-01")
+    web.tags.set(tags_for_names(team=team, names=["web"]))
+    template = services.plan_save_as_template(
+        plan=full_plan, title="Monthly", review_by=None, by=planner
+    )
+    server_create(team=team, hostname="web-prd-02", tags=["web"], by=planner)
+    plan = services.plan_create_from_template(
+        template=template, title="May", starts_on=dt.date(2030, 5, 1), by=planner
+    )
+    # web-prd-01 plays the "web" role: the team's production servers tagged "web" now.
+    hosts = set(plan.servers.values_list("hostname", flat=True))
+    assert hosts == {"web-prd-01", "web-prd-02", "web-stg-01"}
+    deployment = plan.windows.exclude(title="Staging").get()
+    assert set(deployment.servers.values_list("hostname", flat=True)) == {
+        "web-prd-01",
+        "web-prd-02",
+    }
 
 
 def test_template_pages_outsider_and_viewer(client_for, full_plan, outsider, viewer):
@@ -367,12 +403,23 @@ def test_template_pages_outsider_and_viewer(client_for, full_plan, outsider, vie
     assert Plan.objects.count() == 1
 
 
-def test_copying_a_plan_shifts_dates_and_leaves_servers_out(full_plan, planner):
+def test_copying_a_plan_shifts_dates_and_resolves_its_servers(full_plan, planner):
     copy = services.plan_create_from_template(
         template=full_plan, title="Copy", starts_on=dt.date(2030, 3, 8), by=planner
     )
     assert copy.created_from == full_plan and not copy.is_template
-    assert not copy.servers.exists()
-    assert not WindowServer.objects.filter(window__plan=copy).exists()
+    # Untagged servers stand for themselves.
+    assert set(copy.servers.values_list("hostname", flat=True)) == {"web-prd-01", "web-stg-01"}
+    assert WindowServer.objects.filter(window__plan=copy).count() == 2
     assert copy.milestones.get(name="assessment").due_on == dt.date(2030, 3, 8)
     assert full_plan.servers.count() == 2  # the source is untouched
+
+
+def test_a_templates_windows_conflict_with_nothing(full_plan, planner):
+    """The template copies the plan's windows and servers: they are examples, so the
+    plan's own windows don't overlap them."""
+    from plans.checks import plan_window_problems
+
+    services.plan_save_as_template(plan=full_plan, title="T", review_by=None, by=planner)
+    problems = plan_window_problems(full_plan)
+    assert not [p for ps in problems.values() for p in ps if p.code == "overlap"]

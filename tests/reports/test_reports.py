@@ -246,8 +246,9 @@ def plan_history(team, planner):
     )
     # Alpha sent for review at D-95; assessment signed 5 days later (120 h), testing
     # 30 h after that. Charlie's assessment: no review recorded -> from its creation.
-    review = PlanStatusChange.objects.create(plan=a, from_status="draft", to_status="in_review")
-    PlanStatusChange.objects.filter(pk=review.pk).update(at=now - timedelta(days=95))
+    PlanStatusChange.objects.create(
+        plan=a, from_status="draft", to_status="in_review", at=now - timedelta(days=95)
+    )
     Milestone.objects.create(
         plan=a, name="assessment", position=0, signed_off_at=now - timedelta(days=90)
     )

@@ -1,0 +1,109 @@
+"""Gates at the moment of action: the work of a window (starting it, any server
+status) waits until the window's milestone may start (its entry checks pass,
+plans.readiness), unless an approver recorded an emergency change for it.
+
+Which milestone gates a window: its own; a window with no milestone that
+touches production servers belongs to the plan's deployment milestone (production
+work always needs the go); any other window without a milestone is not gated.
+
+Starting a window more than EARLY_START_MARGIN before its planned start needs a
+confirmation and is recorded as an early start."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patchplan.teams.roles import Role
+from patchplan.teams.selectors import role_in_team
+from plans.audit import audit_event
+from plans.models import GateOverride, MaintenanceWindow, Milestone
+from plans.readiness import Check, failing, phase_of, plan_gates
+from servers.choices import Environment
+
+EARLY_START_MARGIN = timedelta(minutes=15)
+MAX_REASON = 5000
+# Who may order an emergency change: the people who approve.
+OVERRIDE_ROLES = frozenset({Role.ADMIN, Role.APPROVER})
+
+
+def window_gate_milestone(window: MaintenanceWindow) -> Milestone | None:
+    """The milestone whose entry checks gate the window's work (see the module doc)."""
+    if window.milestone_id is not None:
+        return Milestone.objects.get(pk=window.milestone_id)
+    if not window.servers.filter(environment=Environment.PRODUCTION).exists():
+        return None
+    milestones = Milestone.objects.filter(plan_id=window.plan_id, retired_at=None).order_by(
+        "position", "pk"
+    )
+    return next((m for m in milestones if phase_of(m) == "deployment"), None)
+
+
+def window_gate_failures(window: MaintenanceWindow) -> tuple[Milestone | None, list[Check]]:
+    """The milestone gating the window and its failing entry checks (none when it may
+    start, or when an approver recorded an emergency change for this window)."""
+    milestone = window_gate_milestone(window)
+    if milestone is None:
+        return None, []
+    failed = failing(plan_gates(window.plan)[milestone.pk].entry)
+    if failed and GateOverride.objects.filter(window_id=window.pk).exists():
+        return milestone, []
+    return milestone, failed
+
+
+def window_require_may_start(window: MaintenanceWindow) -> None:
+    """Refuse (ValidationError, code "gate") while the window's milestone may not start."""
+    milestone, failed = window_gate_failures(window)
+    if failed:
+        raise ValidationError(
+            _(
+                "“%(m)s” may not start yet: %(checks)s. An approver can record an emergency "
+                "change to start anyway."
+            )
+            % {"m": milestone.name, "checks": "; ".join(f"{c.label} ({c.reason})" for c in failed)},
+            code="gate",
+        )
+
+
+def window_is_early(window: MaintenanceWindow, now=None) -> bool:
+    now = now or timezone.now()
+    return now < window.starts_at - EARLY_START_MARGIN
+
+
+@transaction.atomic
+def window_override_gate(*, window: MaintenanceWindow, by, reason: str) -> GateOverride:
+    """An approver's emergency change: the window's work may start although its
+    milestone's entry checks fail. Recorded with the failing checks (audit, report).
+
+    Event point for notifications: an emergency change was ordered here."""
+    reason = (reason or "").strip()[:MAX_REASON]
+    if role_in_team(user=by, team_id=window.plan.team_id) not in OVERRIDE_ROLES:
+        raise PermissionDenied(_("Only an approver can order an emergency change."))
+    if not reason:
+        raise ValidationError({"reason": _("Write why this is an emergency change.")})
+    if window.cancelled_at is not None:
+        raise ValidationError(_("This window was cancelled."))
+    milestone, failed = window_gate_failures(window)
+    if not failed:
+        raise ValidationError(_("Nothing to override: the window's work may start."))
+    override = GateOverride.objects.create(
+        plan_id=window.plan_id,
+        window=window,
+        milestone=milestone,
+        reason=reason,
+        failed_checks=[{"code": c.code, "label": c.label, "reason": c.reason} for c in failed],
+        by=by,
+    )
+    audit_event(
+        plan=window.plan_id,
+        obj=window,
+        action="emergency",
+        field="emergency change",
+        new=reason,
+        by=by,
+    )
+    return override

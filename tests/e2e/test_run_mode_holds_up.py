@@ -1,0 +1,118 @@
+"""Acceptance (issue 12): run mode at 23:00. A note typed while the board refreshes
+itself (at least three times) is kept and saved with "Verified"; a refused click
+leaves the page whole, the row in its state, and what was typed in place."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from plans.models import LogEntry, ServerExecution
+from plans.services import execution as run
+from tests.plans.run_helpers import give_go, make_plan, make_servers, make_window
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 15_000
+
+
+@pytest.fixture
+def running(team, planner, approver, engineer, settings):
+    settings.PATCHPLAN_RUN_REFRESH_SECONDS = 1  # four times as often as in use
+    plan = make_plan(team, planner)
+    servers = make_servers(team, plan, planner)
+    window = make_window(plan, servers, planner, starts=timezone.now() - timedelta(minutes=10))
+    give_go(plan, servers, planner=planner, approver=approver)
+    run.window_start(window=window, by=engineer)
+    for status in ("in_progress", "patched"):
+        run.execution_set_status(window=window, server=servers[0], status=status, by=engineer)
+    return plan, window, servers
+
+
+def _row(page, host):
+    return page.locator(f'[data-testid="run-row"][data-host="{host}"]')
+
+
+def test_a_note_typed_during_live_refreshes_is_saved_with_verified(
+    page, live_server, login, shot, engineer, running
+):
+    plan, window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, engineer)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
+    polls = []
+    page.on("response", lambda r: polls.append(r) if r.url.endswith("/board/") else None)
+    note = _row(page, "db-prod-1").get_by_label("Why db-prod-1 counts as verified")
+    note.click()
+    text = "Hotfix pinned by the vendor; version string unchanged."
+    for i, word in enumerate(text.split(" ")):
+        note.press_sequentially(("" if i == 0 else " ") + word, delay=20)
+    # The board keeps refreshing (polls answered) while the field holds the note.
+    deadline = time.monotonic() + 20
+    while len(polls) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert len(polls) >= 3, "the board stopped refreshing while a note was typed"
+    expect(note).to_have_value(text)
+    expect(note).to_be_focused()
+    shot(page, "run-note-during-refreshes")
+    _row(page, "db-prod-1").get_by_role("button", name="Verified: db-prod-1").click()
+    expect(_row(page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Verified")
+    expect(_row(page, "db-prod-1").get_by_test_id("verification-note")).to_contain_text(text)
+    assert ServerExecution.objects.get(server__hostname="db-prod-1").verification_note == text
+    assert LogEntry.objects.filter(kind="status", body__contains=text).exists()
+
+
+def test_a_refused_click_leaves_the_page_whole_and_keeps_what_was_typed(
+    page, live_server, login, shot, engineer, running
+):
+    plan, window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, engineer)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
+    # Rolled back without a reason: refused next to the row.
+    row = _row(page, "db-prod-1")
+    row.get_by_role("button", name="Rolled back: db-prod-1").click()
+    # (the browser's own "required" check stops it first; the server check is the
+    # same rule: send it without the attribute)
+    row.get_by_label("Why db-prod-1 is rolled back").evaluate("e => e.removeAttribute('required')")
+    row.get_by_role("button", name="Rolled back: db-prod-1").click()
+    expect(_row(page, "db-prod-1").get_by_test_id("run-error")).to_contain_text("Say why")
+    # Verified before a new listing: refused, the note stays where it was typed.
+    note = _row(page, "db-prod-1").get_by_label("Why db-prod-1 counts as verified")
+    note.fill("")
+    _row(page, "db-prod-1").get_by_label("Why db-prod-1 is failed").fill("half typed reason")
+    _row(page, "db-prod-1").get_by_role("button", name="Verified: db-prod-1").click()
+    expect(_row(page, "db-prod-1").get_by_test_id("run-error")).to_contain_text(
+        "doesn't show the plan's packages patched"
+    )
+    expect(_row(page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Patched")
+    expect(_row(page, "db-prod-1").get_by_label("Why db-prod-1 is failed")).to_have_value(
+        "half typed reason"
+    )
+    # The page is whole: navigation, styles, the window's times.
+    expect(page.locator("nav.navbar")).to_be_visible()
+    expect(page.get_by_test_id("window-times")).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+    assert page.locator("#run-board").count() == 1
+    shot(page, "run-refused-page-whole")
+    assert ServerExecution.objects.get(server__hostname="db-prod-1").status == "patched"
+
+
+def test_a_team_picks_a_milestones_checks_from_the_catalogue(
+    page, live_server, login, shot, planner, running
+):
+    plan, _window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, planner)
+    testing = plan.milestones.get(name="testing")
+    page.goto(f"{live_server.url}/plans/milestones/{testing.pk}/")
+    checks = page.get_by_test_id("gate-checks")
+    expect(checks.get_by_label("Test procedure written").first).to_be_checked()
+    checks.locator('input[name="exit_checks"][value="rollback_plan"]').check()
+    shot(page, "milestone-gate-checks")
+    page.get_by_role("button", name="Save milestone").click()
+    expect(page.get_by_text("Milestone saved.")).to_be_visible()
+    testing.refresh_from_db()
+    assert testing.exit_checks == ["staging_test", "rollback_plan"]

@@ -1,0 +1,300 @@
+"""Gates at the moment of action: a window's work waits for its milestone's entry
+checks (the go for deployment); an approver's emergency change; early starts;
+reasons and the execution log; completion only by the review."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from plans.choices import LogKind, PlanStatus, SignOffStage
+from plans.models import (
+    AuditEvent,
+    ExecutionEvent,
+    FollowUp,
+    GateOverride,
+    LogEntry,
+    MaintenanceWindow,
+    Plan,
+)
+from plans.readiness import plan_gates
+from plans.services import execution as run
+from plans.services.gates import window_override_gate
+from plans.services.plans import plan_transition, plan_update
+from plans.services.review import (
+    followup_accept_risk,
+    plan_create_follow_up,
+    plan_lessons_update,
+)
+from plans.services.signoff import signoff_give
+
+from .run_helpers import (
+    DPKG_AFTER,
+    give_go,
+    make_plan,
+    make_servers,
+    make_window,
+    milestone,
+    record_listings,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 2, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def plan(team, owner):
+    from plans.services.plans import Reference
+
+    return make_plan(
+        team, owner, references=[Reference("cve", "CVE-2024-0001", "https://x.test/1")]
+    )
+
+
+@pytest.fixture
+def servers(team, plan, owner):
+    return make_servers(team, plan, owner)
+
+
+@pytest.fixture
+def window(plan, servers, owner):
+    return make_window(plan, servers, owner, starts=NOW - timedelta(minutes=5))
+
+
+def codes(exc):
+    return {e.code for e in exc.error_list} if hasattr(exc, "error_list") else set()
+
+
+def test_a_production_window_does_not_start_before_the_go(window, engineer):
+    with pytest.raises(ValidationError) as exc:
+        run.window_start(window=window, by=engineer)
+    assert "gate" in codes(exc.value)
+    assert "The go from the milestone's approvers" in str(exc.value)
+    window.refresh_from_db()
+    assert window.actual_starts_at is None
+
+
+def test_no_server_status_changes_before_the_go(window, servers, engineer):
+    with pytest.raises(ValidationError) as exc:
+        run.execution_set_status(
+            window=window, server=servers[0], status="in_progress", by=engineer
+        )
+    assert "gate" in codes(exc.value)
+    assert not ExecutionEvent.objects.exists() and not LogEntry.objects.exists()
+    with pytest.raises(ValidationError):
+        run.window_record_times(window=window, starts_at=NOW, ends_at=None, by=engineer)
+
+
+def test_after_the_go_the_window_starts(plan, window, servers, owner, approver, engineer):
+    deployment = give_go(plan, servers, planner=owner, approver=approver)
+    assert deployment.go_given_at == NOW
+    assert plan_gates(plan)[deployment.pk].may_start
+    run.window_start(window=window, by=engineer)
+    window.refresh_from_db()
+    assert window.actual_starts_at == NOW and not window.started_early
+
+
+def test_the_go_is_refused_while_other_entry_checks_fail(plan, servers, approver):
+    record_listings(servers)
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    with pytest.raises(ValidationError, match="Testing signed off"):
+        signoff_give(
+            milestone=milestone(plan, "deployment"),
+            by=approver,
+            decision="approve",
+            stage=SignOffStage.ENTRY,
+        )
+
+
+def test_an_approver_orders_an_emergency_change(plan, window, servers, approver, engineer):
+    with pytest.raises(PermissionDenied):
+        window_override_gate(window=window, by=engineer, reason="Hurry")
+    with pytest.raises(ValidationError):
+        window_override_gate(window=window, by=approver, reason="  ")
+    assert not GateOverride.objects.exists()
+    override = window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    assert "go_approval" in [c["code"] for c in override.failed_checks]
+    run.window_start(window=window, by=engineer)
+    run.execution_set_status(window=window, server=servers[0], status="in_progress", by=engineer)
+    assert AuditEvent.objects.filter(action="emergency", new_value="Exploited in the wild.")
+
+
+def test_an_early_start_asks_for_confirmation_and_is_recorded(
+    plan, servers, owner, approver, engineer
+):
+    window = make_window(plan, servers, owner, starts=NOW + timedelta(minutes=16))
+    give_go(plan, servers, planner=owner, approver=approver)
+    with pytest.raises(ValidationError) as exc:
+        run.window_start(window=window, by=engineer)
+    assert "early" in codes(exc.value)
+    # Nor may a status change start it early behind the person's back.
+    with pytest.raises(ValidationError):
+        run.execution_set_status(
+            window=window, server=servers[0], status="in_progress", by=engineer
+        )
+    run.window_start(window=window, by=engineer, confirm_early=True)
+    window.refresh_from_db()
+    assert window.started_early and window.actual_starts_at == NOW
+    assert AuditEvent.objects.filter(action="early start", object_id=window.pk).exists()
+
+
+def test_fifteen_minutes_ahead_is_not_early(plan, servers, owner, approver, engineer):
+    window = make_window(plan, servers, owner, starts=NOW + timedelta(minutes=15))
+    give_go(plan, servers, planner=owner, approver=approver)
+    run.window_start(window=window, by=engineer)
+    assert not MaintenanceWindow.objects.get(pk=window.pk).started_early
+
+
+def test_a_staging_window_without_a_milestone_is_not_gated(plan, servers, owner, engineer):
+    staging = make_window(plan, [servers[1]], owner, starts=NOW - timedelta(minutes=1))
+    run.window_start(window=staging, by=engineer)
+
+
+def test_a_testing_window_waits_for_the_test_procedure(plan, servers, owner, engineer):
+    testing = milestone(plan, "testing")
+    staging = make_window(plan, [servers[1]], owner, starts=NOW, milestone=testing)
+    plan_update(plan=plan, version=plan.version, by=owner, test_procedure="")
+    with pytest.raises(ValidationError, match="Test procedure written"):
+        run.window_start(window=staging, by=engineer)
+
+
+def test_failed_and_rolled_back_need_a_reason_and_every_change_is_logged(
+    plan, window, servers, owner, approver, engineer
+):
+    give_go(plan, servers, planner=owner, approver=approver)
+    server = servers[0]
+    run.execution_set_status(window=window, server=server, status="in_progress", by=engineer)
+    with pytest.raises(ValidationError) as exc:
+        run.execution_set_status(window=window, server=server, status="failed", by=engineer)
+    assert "note" in exc.value.error_dict
+    run.execution_set_status(
+        window=window, server=server, status="failed", by=engineer, note="dpkg lock held"
+    )
+    entries = list(
+        LogEntry.objects.filter(kind=LogKind.STATUS).values_list(
+            "author", "server", "window", "body"
+        )
+    )
+    assert entries == [
+        (engineer.pk, server.pk, window.pk, "db-prod-1: Pending → In progress"),
+        (engineer.pk, server.pk, window.pk, "db-prod-1: In progress → Failed. dpkg lock held"),
+    ]
+
+
+def _run_to_review(plan, window, servers, owner, approver, engineer, *, roll_back: bool):
+    """Deploy: staging verified; production verified or rolled back; window ended."""
+    plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=owner)
+    plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
+    give_go(plan, servers, planner=owner, approver=approver)
+    run.window_start(window=window, by=engineer)
+    prod, staging = servers
+    for s in servers:
+        run.execution_set_status(window=window, server=s, status="in_progress", by=engineer)
+        run.execution_import_listing(window=window, server=s, data=DPKG_AFTER, by=engineer)
+        run.execution_set_status(window=window, server=s, status="patched", by=engineer)
+    run.execution_set_status(window=window, server=staging, status="verified", by=engineer)
+    if roll_back:
+        run.execution_set_status(
+            window=window, server=prod, status="rolled_back", by=engineer, note="App errors"
+        )
+    else:
+        run.execution_set_status(window=window, server=prod, status="verified", by=engineer)
+    run.window_finish(window=window, by=engineer)
+    signoff_give(milestone=milestone(plan, "deployment"), by=approver, decision="approve")
+
+
+def test_a_plan_completes_when_its_review_is_signed_off(
+    plan, window, servers, owner, approver, engineer
+):
+    _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=False)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.IN_PROGRESS
+    review = milestone(plan, "review")
+    with pytest.raises(ValidationError, match="Lessons learned"):
+        signoff_give(milestone=review, by=approver, decision="approve")
+    with pytest.raises(ValidationError, match="review is signed off"):
+        plan_transition(plan=plan, to_status=PlanStatus.COMPLETED, by=owner)
+    plan_lessons_update(plan=plan, lessons_learned="Test the replica first.", by=owner)
+    signoff_give(milestone=review, by=approver, decision="approve")
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED
+
+
+def test_a_rolled_back_server_completes_with_exceptions_and_a_follow_up(
+    plan, window, servers, owner, approver, engineer
+):
+    _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=True)
+    plan_lessons_update(plan=plan, lessons_learned="Pin the app first.", by=owner)
+    review = milestone(plan, "review")
+    with pytest.raises(ValidationError, match="follow-up"):
+        signoff_give(milestone=review, by=approver, decision="approve")
+    follow_up = plan_create_follow_up(plan=plan, by=owner)
+    signoff_give(milestone=review, by=approver, decision="approve")
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.COMPLETED_EXC
+    assert "db-prod-1" in plan.status_changes.last().note
+    assert list(follow_up.servers.values_list("hostname", flat=True)) == ["db-prod-1"]
+    assert follow_up.packages == plan.packages and follow_up.status == PlanStatus.DRAFT
+    assert list(follow_up.references.values_list("identifier", flat=True)) == ["CVE-2024-0001"]
+    assert FollowUp.objects.get().follow_up_plan == follow_up
+    # Every server has a follow-up now: a second one is refused.
+    with pytest.raises(ValidationError):
+        plan_create_follow_up(plan=plan, by=owner)
+
+
+def test_an_accepted_risk_is_a_follow_up(plan, window, servers, owner, approver, engineer):
+    _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=True)
+    plan_lessons_update(plan=plan, lessons_learned="Pin the app first.", by=owner)
+    with pytest.raises(ValidationError):
+        followup_accept_risk(plan=plan, server=servers[0], reason=" ", by=approver)
+    followup_accept_risk(
+        plan=plan, server=servers[0], reason="Host retires next month.", by=approver
+    )
+    signoff_give(milestone=milestone(plan, "review"), by=approver, decision="approve")
+    assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED_EXC
+
+
+def test_deployment_is_not_signed_off_while_a_server_is_open(
+    plan, window, servers, owner, approver, engineer
+):
+    give_go(plan, servers, planner=owner, approver=approver)
+    run.execution_set_status(window=window, server=servers[0], status="in_progress", by=engineer)
+    with pytest.raises(ValidationError, match="Every server in a final state"):
+        signoff_give(milestone=milestone(plan, "deployment"), by=approver, decision="approve")
+
+
+def test_a_team_adds_a_check_from_the_catalogue(client_for, plan, servers, owner, approver):
+    """A team that wants the test procedure re-checked before testing is signed off adds
+    it to the milestone's exit checks on the milestone form."""
+    testing = milestone(plan, "testing")
+    page = client_for(owner).get(f"/plans/milestones/{testing.pk}/").content.decode()
+    assert 'data-testid="gate-checks"' in page and "Rollback plan written" in page
+    response = client_for(owner).post(
+        f"/plans/milestones/{testing.pk}/",
+        {
+            "name": "testing",
+            "signoff_count": 1,
+            "version": testing.version,
+            "entry_checks": ["test_procedure", "staging_servers"],
+            "exit_checks": ["staging_test", "rollback_plan"],
+        },
+    )
+    assert response.status_code == 302
+    testing.refresh_from_db()
+    assert testing.exit_checks == ["staging_test", "rollback_plan"]
+    assert AuditEvent.objects.filter(object_id=testing.pk, field="exit_checks").exists()
+    record_listings(servers)
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    from plans.services.evidence import testrun_create
+
+    testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
+    plan_update(plan=plan, version=plan.version, by=owner, rollback_plan="")
+    with pytest.raises(ValidationError, match="Rollback plan written"):
+        signoff_give(milestone=testing, by=approver, decision="approve")
