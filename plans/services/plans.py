@@ -199,10 +199,12 @@ def plan_create(
     references: Sequence[Reference] = (),
     default_milestones: bool = True,
     is_template: bool = False,
+    servers: Iterable[Server] = (),
     **fields,
 ) -> Plan:
     """Create a draft plan with the default milestones (assessment, testing,
-    deployment, review) and its owner as the accountable person."""
+    deployment, review) and its owner as the accountable person; `servers` (e.g. a
+    fleet search's answer) start in its scope, in the same transaction."""
     fields = _clean_fields(team.pk, {"title": title, "owner": owner, **fields})
     plan = Plan.objects.create(team=team, created_by=by, is_template=is_template, **fields)
     _references_replace(plan, references)
@@ -211,6 +213,8 @@ def plan_create(
             Milestone(plan=plan, name=name, position=i) for i, name in enumerate(DEFAULT_MILESTONES)
         )
     PlanRole.objects.create(plan=plan, user=plan.owner, raci=Raci.ACCOUNTABLE)
+    if servers:
+        plan_scope_add(plan=plan, servers=servers, by=by)
     return plan
 
 
