@@ -198,13 +198,14 @@ def describe_off_peak(periods: Sequence[OffPeak]) -> str:
 
 
 def check_milestone_due(w: WindowFacts, tz: ZoneInfo) -> Problem | None:
-    """The window should end by its milestone's due date (the end of that day, team zone)."""
+    """The window should start by its milestone's due date (the end of that day, team
+    zone): a night window that starts on the due day and ends after midnight is in time."""
     if w.milestone_due is None:
         return None
-    if to_utc(w.ends_at) > _local(w.milestone_due + timedelta(days=1), time(0), tz):
+    if to_utc(w.starts_at) >= _local(w.milestone_due + timedelta(days=1), time(0), tz):
         return Problem(
             "after_milestone_due",
-            _("Ends after its milestone's due date (%(due)s).")
+            _("Starts after its milestone's due date (%(due)s).")
             % {"due": f"{w.milestone_due:%a %d %b %Y}"},
         )
     return None

@@ -102,17 +102,20 @@ class AxeScanner:
         self.pending: list = []
 
     @staticmethod
-    def _settle(page, timeout: float = 5.0) -> None:
+    def _settle(page, timeout: float = 15.0) -> None:
         """Wait (polling, with a deadline) until no htmx request, swap or CSS transition is
         under way: a page half-way through one is dimmed on purpose (.htmx-request). Polled
         from here: the page's CSP forbids the string eval that wait_for_function uses."""
         deadline = time.monotonic() + timeout
-        busy = (
+        while AxeScanner._busy(page) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+
+    @staticmethod
+    def _busy(page) -> bool:
+        return page.evaluate(
             "() => !!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
             " || document.getAnimations().some(a => a.playState === 'running')"
         )
-        while page.evaluate(busy) and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
 
     def attach(self, page):
         page.on("load", lambda p: self.scan(p, quiet=True))
@@ -142,16 +145,22 @@ class AxeScanner:
                 self.scan(self.pending.pop(0), quiet=True)
 
     def _scan(self, page, *, quiet: bool) -> list[dict]:
+        length = "document.body ? document.body.innerHTML.length : 0"
         try:
-            self._settle(page)
-            url = page.url
-            # The same URL in the same state is scanned once; a changed DOM again.
-            key = (url, str(page.evaluate("document.body ? document.body.innerHTML.length : 0")))
-            if key in self.seen:
-                return []
-            response = self.axe.run(
-                page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}
-            ).response
+            for _attempt in range(3):
+                self._settle(page)
+                url = page.url
+                # The same URL in the same state is scanned once; a changed DOM again.
+                key = (url, str(page.evaluate(length)))
+                if key in self.seen:
+                    return []
+                response = self.axe.run(
+                    page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}
+                ).response
+                # An htmx request that began during the scan (hx-trigger="load") dims part
+                # of the page under axe's eyes: scan again once it has settled.
+                if not self._busy(page) and str(page.evaluate(length)) == key[1]:
+                    break
         except Exception:
             if quiet:
                 return []

@@ -304,10 +304,10 @@ def test_outside_off_peak_warning_says_the_teams_off_peak_hours():
 
 def test_a_window_ending_after_its_milestones_due_date_is_flagged():
     due = date(2026, 3, 7)
-    # Ends at 23:59 on the due day in the team's zone: still in time.
-    ok = WindowFacts(1, 1, berlin(2026, 3, 7, 22), berlin(2026, 3, 7, 23, 59), milestone_due=due)
+    # Starts on the due day in the team's zone (the guide's night window): in time.
+    ok = WindowFacts(1, 1, berlin(2026, 3, 7, 22, 30), berlin(2026, 3, 8, 0, 30), milestone_due=due)
     assert check_milestone_due(ok, BERLIN) is None
-    late = WindowFacts(1, 1, berlin(2026, 3, 7, 23), berlin(2026, 3, 8, 1), milestone_due=due)
+    late = WindowFacts(1, 1, berlin(2026, 3, 8, 0), berlin(2026, 3, 8, 1), milestone_due=due)
     problem = check_milestone_due(late, BERLIN)
     assert problem.code == "after_milestone_due" and "Sat 07 Mar 2026" in problem.message
     assert check_milestone_due(facts(late.starts_at, late.ends_at), BERLIN) is None
@@ -316,7 +316,7 @@ def test_a_window_ending_after_its_milestones_due_date_is_flagged():
 @pytest.mark.django_db
 def test_window_problems_reads_the_milestones_due_date(scheduled):
     plan, _test_window, prod_window, *_ = scheduled
-    milestone = plan.milestones.create(name="deployment", position=9, due_on=date(2026, 3, 14))
+    milestone = plan.milestones.create(name="deployment", position=9, due_on=date(2026, 3, 13))
     prod_window.milestone = milestone
     prod_window.save(update_fields=["milestone"])
     assert [p.code for p in window_problems(prod_window)] == ["after_milestone_due"]
