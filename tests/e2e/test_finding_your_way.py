@@ -2,6 +2,8 @@
 milestone's Approve button, and from a fleet search to a plan with those servers in
 scope (a new plan, and an existing one through the scope picker's package filter)."""
 
+from datetime import date, timedelta
+
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
@@ -100,3 +102,31 @@ def test_a_fleet_search_adds_its_servers_to_an_existing_plan(
     page.get_by_role("button", name="Add ticked servers").click()
     expect(page.get_by_text("1 server added to the scope.")).to_be_visible()
     assert plan.servers.count() == 3
+
+
+GUIDE_YAML = """\
+milestones:
+  - assessment: "2023-10-01"
+  - testing: "2023-10-05"
+  - deployment: "2023-10-10"
+"""
+
+
+def test_guide_yaml_with_past_dates_is_shifted_to_start_today(
+    page, live_server, login, shot, planner
+):
+    login(page, planner)
+    page.goto(f"{live_server.url}/plans/import/")
+    page.get_by_label("…or paste YAML").fill(GUIDE_YAML)
+    page.get_by_label("Title").fill("The guide's example")
+    page.get_by_role("button", name="Import").click()
+    notice = page.get_by_test_id("import-past-dates")
+    expect(notice).to_contain_text("1 Oct 2023")
+    shot(page, "finding-import-past-dates")
+    notice.get_by_role("button", name="Shift the dates to start today").click()
+    expect(page.get_by_text("Plan imported.")).to_be_visible()
+    plan = Plan.objects.get(title="The guide's example")
+    dues = [m.due_on for m in plan.milestones.exclude(due_on=None).order_by("position")]
+    # Moved as a whole (the guide's gaps of 4 and 5 days kept), away from 2023.
+    assert dues[0] > date(2023, 10, 1)
+    assert dues == [dues[0], dues[0] + timedelta(days=4), dues[0] + timedelta(days=9)]
