@@ -27,6 +27,7 @@ class BackupForm(forms.Form):
         label=_("Servers"),
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
+        help_text=_("The same backup on several servers: each gets its own record."),
         error_messages={
             "invalid_choice": _("That server is not in this plan's scope."),
             "required": _("Choose at least one server."),
