@@ -123,7 +123,10 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     # "New plan with these servers" from a fleet search: the search rides along in the
     # query string and is run again on save, so the scope is what the search finds then.
     fleet_query, fleet_servers = _fleet_servers(request, team, request.GET)
-    form = PlanForm(request.POST or None, team_id=team.pk, initial={"owner": request.user.pk})
+    initial = {"owner": request.user.pk}
+    if fleet_query:
+        initial["packages"] = request.GET.get("name", "")  # the package searched for
+    form = PlanForm(request.POST or None, team_id=team.pk, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             plan = services.plan_create(
