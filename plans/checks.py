@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from servers.choices import Environment
 
@@ -64,6 +65,8 @@ class WindowFacts:
     # server id -> environment
     servers: dict[int, str] = field(default_factory=dict)
     label: str = ""
+    # The due date of the window's milestone, if it has one with a date.
+    milestone_due: date | None = None
 
 
 @dataclass
@@ -167,9 +170,45 @@ def check_off_peak(w: WindowFacts, periods: Sequence[OffPeak], tz: ZoneInfo) -> 
             return None
     return Problem(
         "outside_off_peak",
-        _("Outside the team's off-peak hours: %(when)s is not inside one.")
-        % {"when": _fmt_range(start, end, tz)},
+        _("Outside the team's off-peak hours (%(hours)s): %(when)s is not inside one.")
+        % {"hours": describe_off_peak(periods), "when": _fmt_range(start, end, tz)},
     )
+
+
+def describe_off_peak(periods: Sequence[OffPeak]) -> str:
+    """The team's off-peak hours in a line, e.g. "Mon–Fri 22:00–05:00, Sat–Sun 00:00–24:00"."""
+    names = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+    by_hours: dict[tuple[time, time], list[int]] = defaultdict(list)
+    for p in sorted(periods, key=lambda p: (p.weekday, p.starts)):
+        by_hours[(p.starts, p.ends)].append(p.weekday)
+    parts = []
+    for (starts, ends), days in by_hours.items():
+        runs: list[list[int]] = []
+        for day in days:
+            if runs and day == runs[-1][-1] + 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        label = ", ".join(
+            names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs
+        )
+        until = "24:00" if ends == time(0) and starts == time(0) else f"{ends:%H:%M}"
+        parts.append(f"{label} {starts:%H:%M}–{until}")
+    return "; ".join(parts)
+
+
+def check_milestone_due(w: WindowFacts, tz: ZoneInfo) -> Problem | None:
+    """The window should start by its milestone's due date (the end of that day, team
+    zone): a night window that starts on the due day and ends after midnight is in time."""
+    if w.milestone_due is None:
+        return None
+    if to_utc(w.starts_at) >= _local(w.milestone_due + timedelta(days=1), time(0), tz):
+        return Problem(
+            "after_milestone_due",
+            _("Starts after its milestone's due date (%(due)s).")
+            % {"due": f"{w.milestone_due:%a %d %b %Y}"},
+        )
+    return None
 
 
 def check_freezes(w: WindowFacts, freezes: Sequence[Freeze], tz: ZoneInfo) -> list[Problem]:
@@ -198,7 +237,11 @@ def check_overlaps(w: WindowFacts, others: Sequence[WindowFacts]) -> list[Proble
             problems.append(
                 Problem(
                     "overlap",
-                    _("Overlaps %(other)s (%(when)s) on %(count)d of the same servers.")
+                    ngettext(
+                        "Overlaps %(other)s (%(when)s) on %(count)d shared server.",
+                        "Overlaps %(other)s (%(when)s) on %(count)d of the same servers.",
+                        len(shared),
+                    )
                     % {
                         "other": o.label or _("another window"),
                         "when": _fmt_range(o.starts_at, o.ends_at),
@@ -247,6 +290,9 @@ def problems_for(w: WindowFacts, ctx: CheckContext) -> list[Problem]:
     staging = check_staging_first(w, ctx.plan_windows)
     if staging:
         problems.append(staging)
+    due = check_milestone_due(w, ctx.tz)
+    if due:
+        problems.append(due)
     return problems
 
 
@@ -270,7 +316,7 @@ def load_check_context(plan, *, extra: WindowFacts | None = None) -> CheckContex
     tz = team.tzinfo
     windows = list(
         MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None).values_list(
-            "pk", "starts_at", "ends_at", "title"
+            "pk", "starts_at", "ends_at", "title", "milestone__due_on"
         )
     )
     servers: dict[int, dict[int, str]] = defaultdict(dict)
@@ -279,8 +325,8 @@ def load_check_context(plan, *, extra: WindowFacts | None = None) -> CheckContex
     ).values_list("window_id", "server_id", "server__environment"):
         servers[window_id][server_id] = env
     plan_windows = [
-        WindowFacts(pk, plan.pk, starts, ends, servers[pk], _label(title, plan.title))
-        for pk, starts, ends, title in windows
+        WindowFacts(pk, plan.pk, starts, ends, servers[pk], _label(title, plan.title), due)
+        for pk, starts, ends, title, due in windows
     ]
     if extra is not None:
         plan_windows = [pw for pw in plan_windows if pw.id != extra.id] + [extra]
@@ -345,13 +391,20 @@ def window_problems(window) -> list[Problem]:
     return plan_window_problems(window.plan).get(window.pk, [])
 
 
-def draft_problems(plan, *, window_id: int | None, starts_at, ends_at, servers) -> list[Problem]:
+def draft_problems(
+    plan, *, window_id: int | None, starts_at, ends_at, servers, milestone=None
+) -> list[Problem]:
     """Problems a window would have with these values (for the form, before saving).
     `servers` are Server objects."""
     length = check_length(starts_at, ends_at)
     if length:
         return [length]
     facts = WindowFacts(
-        window_id, plan.pk, starts_at, ends_at, {s.pk: s.environment for s in servers}
+        window_id,
+        plan.pk,
+        starts_at,
+        ends_at,
+        {s.pk: s.environment for s in servers},
+        milestone_due=milestone.due_on if milestone is not None else None,
     )
     return problems_for(facts, load_check_context(plan, extra=facts))

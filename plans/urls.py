@@ -13,6 +13,7 @@ urlpatterns = [
     # The plan document, workflow, scope, milestones, comments, YAML, templates (part A)
     path("new/", plan_views.plan_create, name="plan_create"),
     path("import/", plan_views.plan_import, name="plan_import"),
+    path("scope-from-fleet/", plan_views.plan_scope_from_fleet, name="plan_scope_from_fleet"),
     path("templates/", plan_views.template_list, name="template_list"),
     path("<int:plan_id>/edit/", plan_views.plan_edit, name="plan_edit"),
     path("<int:plan_id>/delete/", plan_views.plan_delete, name="plan_delete"),

@@ -627,10 +627,31 @@ def plan_from_data(
 
 
 def import_plan(
-    text: str | bytes, *, team: Team, by=None, title: str | None = None, owner=None
+    text: str | bytes,
+    *,
+    team: Team,
+    by=None,
+    title: str | None = None,
+    owner=None,
+    starts_on: date | None = None,
 ) -> Plan:
-    """Parse YAML and create the plan it describes (PlanImportError on any problem)."""
-    return plan_from_data(load_yaml(text), team=team, by=by, title=title, owner=owner)
+    """Parse YAML and create the plan it describes (PlanImportError on any problem).
+    With `starts_on`, every date of the timeline moves so that the first is that day."""
+    data = load_yaml(text)
+    if starts_on is not None:
+        anchor = yaml_first_date(data)
+        if anchor is not None and anchor != starts_on:
+            data_shift(data, starts_on - anchor)
+    return plan_from_data(data, team=team, by=by, title=title, owner=owner)
+
+
+def yaml_first_date(data: Any) -> date | None:
+    """The first date of a loaded file's timeline, or None (no dates, or a shape that
+    the import will report on anyway)."""
+    try:
+        return data_first_date(data)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 @transaction.atomic
@@ -713,9 +734,7 @@ def plan_to_data(plan: Plan) -> dict:
     if plan.review_by:
         data["review_by"] = _d(plan.review_by)
     data["packages"] = list(plan.packages or [])
-    data["references"] = [
-        r.identifier or r.url for r in plan.references.order_by("kind", "identifier", "url")
-    ]
+    data["references"] = [r.identifier or r.url for r in plan.references.all()]
     data["servers"] = sorted(plan.servers.values_list("hostname", flat=True))
 
     milestones = []
@@ -830,27 +849,38 @@ def export_plan(plan: Plan) -> str:
 # --- shifting (templates) -----------------------------------------------------
 
 
+def _as_date(value) -> date:
+    # YAML reads an unquoted 2023-10-01 as a date, a quoted one as a string.
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _as_datetime(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def data_first_date(data: dict) -> date | None:
     """The earliest date of the timeline: milestones, windows (UTC day) and task due dates."""
     found: list[date] = []
-    for m in data.get("milestones", []):
+    for m in data.get("milestones", []) or []:
         if "name" in m:
-            found += [date.fromisoformat(m[k]) for k in ("starts", "due") if m.get(k)]
+            found += [_as_date(m[k]) for k in ("starts", "due") if m.get(k)]
         else:
-            found += [date.fromisoformat(v) for v in m.values() if v]
-    for w in data.get("windows", []):
-        found.append(datetime.fromisoformat(w["starts"]).date())
-    for t in data.get("tasks", []):
+            found += [_as_date(v) for v in m.values() if v]
+    for w in data.get("windows", []) or []:
+        found.append(_as_datetime(w["starts"]).date())
+    for t in data.get("tasks", []) or []:
         if t.get("due"):
-            found.append(date.fromisoformat(t["due"]))
+            found.append(_as_date(t["due"]))
     return min(found) if found else None
 
 
 def data_shift(data: dict, offset: timedelta) -> None:
     """Move every date of the timeline by `offset` (whole days), in place."""
 
-    def shift_day(value: str) -> str:
-        return (date.fromisoformat(value) + offset).isoformat()
+    def shift_day(value) -> str:
+        return (_as_date(value) + offset).isoformat()
 
     for m in data.get("milestones", []):
         for key in list(m):
@@ -859,7 +889,7 @@ def data_shift(data: dict, offset: timedelta) -> None:
                 m[key] = shift_day(m[key])
     for w in data.get("windows", []):
         for key in ("starts", "ends"):
-            w[key] = (datetime.fromisoformat(w[key]) + offset).isoformat()
+            w[key] = (_as_datetime(w[key]) + offset).isoformat()
     for t in data.get("tasks", []):
         if t.get("due"):
             t["due"] = shift_day(t["due"])

@@ -37,25 +37,78 @@ def _states():
     return early, installed, patched, updates
 
 
+# What each kind of demo host runs beyond the common Debian 12 base (the guide's two
+# examples need web servers running nginx or apache2 and database servers running
+# PostgreSQL): (package, version months ago, version now).
+NGINX = [
+    ("nginx", "1.22.1-9", "1.22.1-9+deb12u2"),
+    ("nginx-common", "1.22.1-9", "1.22.1-9+deb12u2"),
+]
+APACHE = [
+    ("apache2", "2.4.61-1~deb12u1", "2.4.62-1~deb12u2"),
+    ("apache2-bin", "2.4.61-1~deb12u1", "2.4.62-1~deb12u2"),
+    ("apache2-data", "2.4.61-1~deb12u1", "2.4.62-1~deb12u2"),
+    ("apache2-utils", "2.4.61-1~deb12u1", "2.4.62-1~deb12u2"),
+]
+APACHE_HOSTS = {"web-prd-16", "web-prd-21"}
+
+
+def _arch(name: str) -> str:
+    return "all" if name.endswith(("common", "data")) else "amd64"
+
+
+def _role_layer(hostname: str, packages: list[Package], *, early: bool) -> list[Package]:
+    """The base listing as this host runs it: PostgreSQL only on database hosts, nginx or
+    apache2 on web hosts."""
+    kind = hostname.split("-", 1)[0]
+    if kind != "db":
+        packages = [p for p in packages if not p.name.startswith("postgresql")]
+    if kind == "web":
+        server = APACHE if hostname in APACHE_HOSTS else NGINX
+        packages = packages + [
+            Package(name, old if early else new, _arch(name)) for name, old, new in server
+        ]
+    return packages
+
+
 def demo_inventory_load(*, servers: Sequence[Server]) -> None:
     """Give each demo server package snapshots over the past months and pending updates.
 
     Every third server is already patched (security updates applied), the rest
     still have the security updates pending.
     """
-    early, installed, patched, updates = _states()
+    base_states = _states()
+    updates = base_states[3]
     now = timezone.now()
-    blobs = {
-        name: _packages_blob(pkgs)
-        for name, pkgs in (("early", early), ("installed", installed), ("patched", patched))
-    }
-    maps = {
-        name: _version_map((p.name, p.architecture, p.version) for p in pkgs)
-        for name, pkgs in (("early", early), ("installed", installed), ("patched", patched))
-    }
-    first = diff_version_maps({}, maps["early"], family="deb")
-    second = diff_version_maps(maps["early"], maps["installed"], family="deb")
-    third = diff_version_maps(maps["installed"], maps["patched"], family="deb")
+    # One set of listings per kind of host (web with nginx, web with apache2, db, other).
+    layers: dict[tuple, dict] = {}
+
+    def states_for(hostname: str) -> dict:
+        kind = hostname.split("-", 1)[0]
+        key = (kind, hostname in APACHE_HOSTS)
+        if key not in layers:
+            early, installed, patched, _updates = base_states
+            pkgs = {
+                "early": _role_layer(hostname, early, early=True),
+                "installed": _role_layer(hostname, installed, early=False),
+                "patched": _role_layer(hostname, patched, early=False),
+            }
+            maps = {
+                name: _version_map((p.name, p.architecture, p.version) for p in found)
+                for name, found in pkgs.items()
+            }
+            layers[key] = {
+                "packages": pkgs,
+                "blobs": {name: _packages_blob(found) for name, found in pkgs.items()},
+                "maps": maps,
+                "changes": {
+                    "early": diff_version_maps({}, maps["early"], family="deb"),
+                    "installed": diff_version_maps(maps["early"], maps["installed"], family="deb"),
+                    "patched": diff_version_maps(maps["installed"], maps["patched"], family="deb"),
+                },
+            }
+        return layers[key]
+
     pending_all = updates
     pending_rest = [u for u in updates if not u.is_security]
 
@@ -68,15 +121,18 @@ def demo_inventory_load(*, servers: Sequence[Server]) -> None:
 
     snapshots, finals, pendings = [], {}, {}
     for i, server in enumerate(servers):
+        layer = states_for(server.hostname)
+        blobs, maps = layer["blobs"], layer["maps"]
         is_patched = i % 3 == 0
         # Stagger the dates per server so the history looks lived-in.
         t1 = now - timedelta(days=120 - i % 7, hours=i)
         t2 = now - timedelta(days=40 - i % 5, hours=i)
         t_updates = now - timedelta(days=2, hours=i % 12)
-        steps = [(t1, "early", first), (t2, "installed", second)]
+        steps = [(t1, "early"), (t2, "installed")]
         if is_patched:
-            steps.append((now - timedelta(days=1, hours=i % 9), "patched", third))
-        for when, state, changes in steps:
+            steps.append((now - timedelta(days=1, hours=i % 9), "patched"))
+        for when, state in steps:
+            changes = layer["changes"][state]
             snapshots.append(
                 InventorySnapshot(
                     server=server,
@@ -102,7 +158,7 @@ def demo_inventory_load(*, servers: Sequence[Server]) -> None:
                 security_count=sum(u.is_security for u in pend),
             )
         )
-        finals[server.pk] = patched if is_patched else installed
+        finals[server.pk] = layer["packages"]["patched" if is_patched else "installed"]
         pendings[server.pk] = pend
     snapshots = InventorySnapshot.objects.bulk_create(snapshots)
     latest = {}

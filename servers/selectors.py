@@ -232,6 +232,20 @@ def fleet_package_search(
     return hits
 
 
+def fleet_servers(
+    *, user, team: Team, name: str, below: str = "", environment: str = ""
+) -> QuerySet[Server]:
+    """The servers of a fleet search's answer (for a plan's scope), by hostname."""
+    hits = fleet_package_search(
+        user=user, team=team, name=name, below=below, environment=environment
+    )
+    return (
+        servers_for_team(user=user, team=team)
+        .filter(pk__in={hit.server_id for hit in hits})
+        .order_by("hostname")
+    )
+
+
 def fleet_pending_overview(*, user, team: Team, top: int = 25) -> dict:
     """The fleet's pending updates: per environment, the servers most exposed, top packages."""
     check_team_action(user=user, team_id=team.pk, action=Action.VIEW)

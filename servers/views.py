@@ -12,13 +12,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.core.csv_export import csv_response
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
-from plans.choices import PlanStatus
 from plans.models import Plan
+from plans.selectors.plans import plans_open_for_scope
 from plans.services.plans import plan_scope_add
 
 from . import csv_import, selectors, services
@@ -65,14 +66,7 @@ def server_list(request: HttpRequest) -> HttpResponse:
     can_plan = user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN)
     plans = []
     if can_plan:
-        plans = list(
-            Plan.objects.filter(team=team, is_template=False)
-            .exclude(
-                status__in=[PlanStatus.COMPLETED, PlanStatus.COMPLETED_EXC, PlanStatus.CANCELLED]
-            )
-            .order_by("title")
-            .only("pk", "title")[:200]
-        )
+        plans = list(plans_open_for_scope(user=request.user, team=team)[:200])
     sort_links = {}
     for key in ("hostname", "criticality", "packages", "security", "inventory"):
         current = filters.sort
@@ -122,7 +116,11 @@ def server_bulk(request: HttpRequest) -> HttpResponse:
             services.servers_tag(
                 team=team, servers=servers, tag_names=form.cleaned_data["tags"], by=request.user
             )
-            messages.success(request, _("Tagged %(n)s servers.") % {"n": len(servers)})
+            messages.success(
+                request,
+                ngettext("Tagged %(n)s server.", "Tagged %(n)s servers.", len(servers))
+                % {"n": len(servers)},
+            )
         else:
             plan_id = form.cleaned_data.get("plan")
             if not plan_id:
@@ -135,7 +133,10 @@ def server_bulk(request: HttpRequest) -> HttpResponse:
             added = plan_scope_add(plan=plan, servers=servers, by=request.user)
             messages.success(
                 request,
-                _("Added %(n)s servers to %(plan)s.") % {"n": added, "plan": plan.title},
+                ngettext(
+                    "Added %(n)s server to %(plan)s.", "Added %(n)s servers to %(plan)s.", added
+                )
+                % {"n": added, "plan": plan.title},
             )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -410,6 +411,10 @@ def fleet_search(request: HttpRequest) -> HttpResponse:
             "query": urlencode(params),
             "searched": searched,
             "export_url": "?" + urlencode({**params, "export": "csv"}),
+            # The answer can become a plan's scope (issue 17).
+            "fleet_params": params,
+            "can_plan": user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN),
+            "scope_plans": plans_open_for_scope(user=request.user, team=team) if hits else [],
         },
     )
 
@@ -441,7 +446,11 @@ def server_csv_import(request: HttpRequest) -> HttpResponse:
                     only_valid=form.cleaned_data["only_valid"],
                     by=request.user,
                 )
-                messages.success(request, _("Imported %(n)s servers.") % {"n": created})
+                messages.success(
+                    request,
+                    ngettext("Imported %(n)s server.", "Imported %(n)s servers.", created)
+                    % {"n": created},
+                )
                 return redirect("server_list")
             rows = csv_import.servers_csv_check(team=team, data=data)
             text = data if isinstance(data, str) else data.decode("utf-8-sig")

@@ -244,6 +244,9 @@ def demo_history_load(*, team: Team) -> None:
     links, executions = [], []
     for window, (plan, n, _s, planned, actual) in zip(made_windows, windows, strict=True):
         hosts = servers[(n * 4) % len(servers) :][:4] or servers[:4]
+        if plan.title.startswith("nginx"):
+            # The rolled-back nginx upgrade ran on the hosts that run nginx.
+            hosts = [s for s in servers if s.hostname.startswith("web")][:4] or hosts
         plan.servers.add(*hosts)
         for h in hosts:
             expected = planned // 6

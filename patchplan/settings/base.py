@@ -197,6 +197,8 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One date format on every page ("11 Jan 2027"), not the locale's "Jan. 11, 2027".
+FORMAT_MODULE_PATH = ["patchplan.formats"]
 
 # --- Static files ---------------------------------------------------------
 STATIC_URL = "/static/"

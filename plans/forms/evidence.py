@@ -21,9 +21,19 @@ def _zone_label(text) -> str:
 
 
 class BackupForm(SingleLineFieldsMixin, forms.Form):
-    """A backup record: which server of the scope, what, where, how, verified by whom."""
+    """A backup record for one or several servers of the scope (the same backup method for
+    each: a record per server): what, where, how, verified by whom."""
 
-    server = forms.ModelChoiceField(label=_("Server"), queryset=None, error_messages=_SCOPE_ERROR)
+    servers = forms.ModelMultipleChoiceField(
+        label=_("Servers"),
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The same backup on several servers: each gets its own record."),
+        error_messages={
+            "invalid_choice": _("That server is not in this plan's scope."),
+            "required": _("Choose at least one server."),
+        },
+    )
     what = forms.CharField(label=_("What was backed up"), max_length=300)
     location = forms.CharField(label=_("Where it is stored"), max_length=300)
     command = forms.CharField(
@@ -42,7 +52,10 @@ class BackupForm(SingleLineFieldsMixin, forms.Form):
 
     def __init__(self, *args, plan: Plan, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["server"].queryset = plan.servers.order_by("environment", "hostname")
+        self.fields["servers"].queryset = plan.servers.order_by("environment", "hostname")
+        self.fields["servers"].label_from_instance = lambda s: (
+            f"{s.hostname} ({s.get_environment_display()})"
+        )
         self.fields["verified_by"].queryset = User.objects.filter(
             memberships__team_id=plan.team_id
         ).order_by("first_name", "last_name", "username")

@@ -187,6 +187,9 @@ class ScopeFindForm(forms.Form):
         required=False,
         choices=[("", _("Any environment"))] + list(Environment.choices),
     )
+    # A fleet search inside the picker: servers running this package (below a version).
+    package = forms.CharField(label=_("Package"), required=False, max_length=200)
+    below = forms.CharField(label=_("Below version"), required=False, max_length=200)
 
 
 class ScopeChangeForm(forms.Form):

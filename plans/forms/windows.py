@@ -95,10 +95,13 @@ class SuggestForm(forms.Form):
         label=_("Length (minutes)"), min_value=15, max_value=24 * 60, initial=120
     )
     servers = forms.ModelMultipleChoiceField(queryset=None, required=False)
+    # e.g. the end of the staging window, or the test milestone's due date
+    after = _datetime_field(_("Start after"))
 
     def __init__(self, *args, plan: Plan, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["servers"].queryset = plan.servers.all()
+        self.fields["after"].required = False
 
     @property
     def duration(self) -> timedelta:

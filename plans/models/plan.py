@@ -81,7 +81,7 @@ class PlanReference(models.Model):
     url = models.URLField(_("link"), max_length=500, blank=True)
 
     class Meta:
-        ordering = ["kind", "identifier"]
+        ordering = ["pk"]  # the order they were typed in
 
     def __str__(self) -> str:
         return self.identifier or self.url

@@ -75,6 +75,20 @@ def plans_for_team(*, user, team: Team) -> QuerySet[Plan]:
     return Plan.objects.filter(team=team)
 
 
+def plans_open_for_scope(*, user, team: Team) -> QuerySet[Plan]:
+    """The team's plans still taking servers (not templates, not ended), for an
+    "add these servers to a plan" choice; empty for a role that may not edit plans."""
+    if not user_can(user=user, team_id=team.pk, action=Action.EDIT_PLAN):
+        return Plan.objects.none()
+    return (
+        plans_for_team(user=user, team=team)
+        .filter(is_template=False)
+        .exclude(status__in=workflow.FINAL)
+        .only("pk", "title", "status")
+        .order_by("title")
+    )
+
+
 def plan_get_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
     """One plan of the user's teams: 404 outside them, 403 if the role may not act."""
     return get_for_user(

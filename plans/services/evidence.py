@@ -91,6 +91,20 @@ def backup_record_create(
 
 
 @transaction.atomic
+def backup_records_create(*, plan: Plan, servers: Iterable[Server], by, **fields) -> list:
+    """One backup (same what, where, command, verification) recorded for several servers
+    at once: each server still gets its own record, and all are written or none is."""
+    servers = list(servers)
+    if not servers:
+        raise ValidationError({"servers": _("Choose at least one server.")})
+    _check_in_scope(plan, servers, "servers")
+    return [
+        backup_record_create(plan=plan, server=server, by=by, **fields)
+        for server in sorted(servers, key=lambda s: s.hostname)
+    ]
+
+
+@transaction.atomic
 def testrun_create(
     *,
     plan: Plan,

@@ -218,10 +218,12 @@ def plan_create(
     references: Sequence[Reference] = (),
     default_milestones: bool = True,
     is_template: bool = False,
+    servers: Iterable[Server] = (),
     **fields,
 ) -> Plan:
     """Create a draft plan with the default milestones (assessment, testing,
-    deployment, review) and its owner as the accountable person."""
+    deployment, review) and its owner as the accountable person; `servers` (e.g. a
+    fleet search's answer) start in its scope, in the same transaction."""
     fields = _clean_fields(team.pk, {"title": title, "owner": owner, **fields})
     plan = Plan.objects.create(team=team, created_by=by, is_template=is_template, **fields)
     _references_replace(plan, references)
@@ -233,6 +235,8 @@ def plan_create(
     from plans.audit import audit_event
 
     audit_event(plan=plan, action="created", field="plan", new=plan.title, by=by)
+    if servers:
+        plan_scope_add(plan=plan, servers=servers, by=by)
     return plan
 
 

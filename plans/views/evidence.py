@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.teams.roles import Action
@@ -48,11 +49,21 @@ def backup_create(request: HttpRequest, plan_id: int) -> HttpResponse:
     form = BackupForm(request.POST, plan=plan, prefix="backup")
     if form.is_valid():
         try:
-            services.backup_record_create(plan=plan, by=request.user, **form.cleaned_data)
+            records = services.backup_records_create(
+                plan=plan, by=request.user, **form.cleaned_data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("Backup recorded."))
+            messages.success(
+                request,
+                ngettext(
+                    "Backup recorded for %(n)d server.",
+                    "Backup recorded for %(n)d servers.",
+                    len(records),
+                )
+                % {"n": len(records)},
+            )
             return redirect(f"/plans/{plan.pk}/evidence/#backups")
     return _page(request, plan, backup_form=form, status=400)
 

@@ -4,10 +4,13 @@ access selector, bind a form, call a service, render or redirect."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -41,6 +44,7 @@ from plans.forms.plans import (
 from plans.selectors import plans as selectors
 from plans.services import plans as services
 from servers import selectors as server_selectors
+from servers.forms import FleetSearchForm
 
 # --- list ---------------------------------------------------------------------
 
@@ -97,14 +101,42 @@ def template_list(request: HttpRequest) -> HttpResponse:
 # --- the plan document --------------------------------------------------------
 
 
+def _fleet_servers(request: HttpRequest, team, params) -> tuple[str, list]:
+    """A fleet search carried in `params` (package, below, environment): its query string
+    and its servers, so a plan can start from the answer."""
+    fleet = FleetSearchForm({k: params.get(k, "") for k in ("name", "below", "environment")})
+    if not fleet.is_valid() or not fleet.cleaned_data["name"]:
+        return "", []
+    data = fleet.cleaned_data
+    servers = list(
+        server_selectors.fleet_servers(
+            user=request.user,
+            team=team,
+            name=data["name"],
+            below=data["below"],
+            environment=data["environment"],
+        )
+    )
+    query = urlencode({k: v for k, v in data.items() if v})
+    return query, servers
+
+
 @login_required
 def plan_create(request: HttpRequest) -> HttpResponse:
     team = _team(request)
     check_team_action(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN)
-    form = PlanForm(request.POST or None, team_id=team.pk, initial={"owner": request.user.pk})
+    # "New plan with these servers" from a fleet search: the search rides along in the
+    # query string and is run again on save, so the scope is what the search finds then.
+    fleet_query, fleet_servers = _fleet_servers(request, team, request.GET)
+    initial = {"owner": request.user.pk}
+    if fleet_query:
+        initial["packages"] = request.GET.get("name", "")  # the package searched for
+    form = PlanForm(request.POST or None, team_id=team.pk, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            plan = services.plan_create(team=team, by=request.user, **form.service_fields())
+            plan = services.plan_create(
+                team=team, by=request.user, servers=fleet_servers, **form.service_fields()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -113,9 +145,43 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "plans/plan_form.html",
-        {"form": form, "plan": None, "can_edit": True},
+        {
+            "form": form,
+            "plan": None,
+            "can_edit": True,
+            "fleet_query": fleet_query,
+            "fleet_servers": fleet_servers,
+        },
         status=400 if form.is_bound else 200,
     )
+
+
+@login_required
+@require_POST
+def plan_scope_from_fleet(request: HttpRequest) -> HttpResponse:
+    """ "Add these servers to a plan": a fleet search's servers into a chosen plan's scope."""
+    team = _team(request)
+    try:
+        plan_id = int(request.POST.get("plan", ""))
+    except ValueError:
+        raise Http404("No such plan.") from None
+    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.EDIT_PLAN)
+    if plan.team_id != team.pk:
+        raise Http404("No such plan.")
+    _query, servers = _fleet_servers(request, team, request.POST)
+    n = services.plan_scope_add(plan=plan, servers=servers, by=request.user)
+    messages.success(
+        request,
+        ngettext("%(n)d server added to the scope.", "%(n)d servers added to the scope.", n)
+        % {"n": n},
+    )
+    # The scope picker shows the same search, each server marked "in scope".
+    picker = {
+        "package": request.POST.get("name", ""),
+        "below": request.POST.get("below", ""),
+        "environment": request.POST.get("environment", ""),
+    }
+    return redirect(reverse("plan_scope", args=[plan.pk]) + "?" + urlencode(picker))
 
 
 @login_required
@@ -321,11 +387,19 @@ def plan_scope(request: HttpRequest, plan_id: int) -> HttpResponse:
             environment=find.cleaned_data["environment"],
         )
         in_scope = set(plan.servers.values_list("pk", flat=True))
-        found = list(
-            server_selectors.servers_filtered(user=request.user, team=plan.team, filters=filters)[
-                :500
-            ]
+        found_qs = server_selectors.servers_filtered(
+            user=request.user, team=plan.team, filters=filters
         )
+        if find.cleaned_data["package"]:
+            found_qs = found_qs.filter(
+                pk__in=server_selectors.fleet_servers(
+                    user=request.user,
+                    team=plan.team,
+                    name=find.cleaned_data["package"],
+                    below=find.cleaned_data["below"],
+                ).values("pk")
+            )
+        found = list(found_qs[:500])
         for s in found:
             s.in_scope = s.pk in in_scope
     return render(
@@ -541,29 +615,51 @@ def plan_export(request: HttpRequest, plan_id: int) -> HttpResponse:
     return response
 
 
+class _AskFirst(Exception):
+    """Rolls back a plan import that is valid but dated in the past, to ask first."""
+
+
 @login_required
 def plan_import(request: HttpRequest) -> HttpResponse:
     team = _team(request)
     check_team_action(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN)
     form = PlanImportForm(request.POST or None, request.FILES or None)
     problems: list[str] = []
+    past_first = None
     if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["yaml"]
+        dates = request.POST.get("dates", "")
+        today = timezone.localdate()
         try:
-            plan = yaml_io.import_plan(
-                form.cleaned_data["yaml"],
-                team=team,
-                by=request.user,
-                title=form.cleaned_data["title"] or None,
-            )
+            first = yaml_io.yaml_first_date(yaml_io.load_yaml(text))
+            # The guide's own example is dated 2023: a file whose timeline starts in the
+            # past is checked in full (its problems come first), then the user is asked.
+            ask = first is not None and first < today and dates not in ("shift", "keep")
+            with transaction.atomic():
+                plan = yaml_io.import_plan(
+                    text,
+                    team=team,
+                    by=request.user,
+                    title=form.cleaned_data["title"] or None,
+                    starts_on=today if dates == "shift" else None,
+                )
+                if ask:
+                    raise _AskFirst
         except yaml_io.PlanImportError as exc:
             problems = exc.problems
+        except _AskFirst:
+            past_first = first
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", errors="replace")
+            # The file (an upload too) comes back as text, ready to import either way.
+            form = PlanImportForm(initial={"text": text, "title": form.cleaned_data["title"]})
         else:
             messages.success(request, _("Plan imported."))
             return redirect("plan_detail", plan_id=plan.pk)
     return render(
         request,
         "plans/plan_import.html",
-        {"form": form, "problems": problems},
+        {"form": form, "problems": problems, "past_first": past_first},
         status=400 if form.is_bound else 200,
     )
 

@@ -111,15 +111,16 @@ def window_detail(request: HttpRequest, window_id: int) -> HttpResponse:
                 return redirect("window_detail", window_id=window.pk)
     else:
         form = WindowForm(initial=initial, plan=plan, downtimes=downtimes)
+    entries = list(window.windowserver_set.select_related("server").order_by("server__hostname"))
     return render(
         request,
         "plans/window_detail.html",
         {
             "plan": plan,
             "window": window,
-            "entries": window.windowserver_set.select_related("server").order_by(
-                "server__hostname"
-            ),
+            "entries": entries,
+            # "after the staging test" is said only of a window with production servers.
+            "has_production": any(e.server.environment == "production" for e in entries),
             "problems": window_problems(window),
             "form": form,
             "can_edit": can_edit,
@@ -163,6 +164,8 @@ def window_suggest(request: HttpRequest, plan_id: int) -> HttpResponse:
             plan=plan,
             servers=list(form.cleaned_data["servers"]),
             length=form.duration,
+            # Never before now: a start-after in the past means "the next free slot".
+            after=max(form.cleaned_data["after"] or timezone.now(), timezone.now()),
             exclude_window_id=int(exclude) if exclude and exclude.isdecimal() else None,
         )
     return render(

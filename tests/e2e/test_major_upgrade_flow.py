@@ -175,14 +175,14 @@ def test_major_software_upgrade_through_every_phase(
     expect(engineer_page.get_by_text("Test run recorded.")).to_be_visible()
 
     form = engineer_page.get_by_test_id("backup-form")
-    form.get_by_label("Server").select_option(label="db-prod-1")
+    form.get_by_label("db-prod-1 (production)").check()
     form.get_by_label("What was backed up").fill("All databases of the cluster")
     form.get_by_label("Where it is stored").fill("backup-nas:/pg/db-prod-1/2026-11-28/")
     form.get_by_label("Command or tool").fill("pg_dump dbname > db_backup.sql")
     form.get_by_label("Verified by").select_option(label=engineer.display_name)
     form.get_by_label("A restore was tested").check()
     form.get_by_role("button", name="Record backup").click()
-    expect(engineer_page.get_by_text("Backup recorded.")).to_be_visible()
+    expect(engineer_page.get_by_text("Backup recorded for 1 server.")).to_be_visible()
     expect(engineer_page.get_by_test_id("backups-table")).to_contain_text(
         "pg_dump dbname > db_backup.sql"
     )

@@ -12,9 +12,11 @@ from plans.checks import (
     WindowFacts,
     check_freezes,
     check_length,
+    check_milestone_due,
     check_off_peak,
     check_overlaps,
     check_staging_first,
+    describe_off_peak,
     load_check_context,
     off_peak_intervals,
     plan_window_problems,
@@ -285,3 +287,48 @@ def test_checks_load_in_a_constant_number_of_queries(
 def test_load_check_context_uses_the_teams_zone(scheduled):
     plan, *_ = scheduled
     assert str(load_check_context(plan).tz) == "Europe/Berlin"
+
+
+# --- issue 17: the off-peak hours said, the milestone's due date, staging wording ----
+
+
+def test_outside_off_peak_warning_says_the_teams_off_peak_hours():
+    weeknights = [OffPeak(d, time(22), time(5)) for d in range(5)] + [
+        OffPeak(5, time(0), time(0)),
+        OffPeak(6, time(0), time(0)),
+    ]
+    assert describe_off_peak(weeknights) == "Mon–Fri 22:00–05:00; Sat–Sun 00:00–24:00"
+    w = facts(berlin(2026, 3, 4, 14), berlin(2026, 3, 4, 15))
+    assert "(Sat 22:00–04:00)" in check_off_peak(w, SAT_NIGHT, BERLIN).message
+
+
+def test_a_window_ending_after_its_milestones_due_date_is_flagged():
+    due = date(2026, 3, 7)
+    # Starts on the due day in the team's zone (the guide's night window): in time.
+    ok = WindowFacts(1, 1, berlin(2026, 3, 7, 22, 30), berlin(2026, 3, 8, 0, 30), milestone_due=due)
+    assert check_milestone_due(ok, BERLIN) is None
+    late = WindowFacts(1, 1, berlin(2026, 3, 8, 0), berlin(2026, 3, 8, 1), milestone_due=due)
+    problem = check_milestone_due(late, BERLIN)
+    assert problem.code == "after_milestone_due" and "Sat 07 Mar 2026" in problem.message
+    assert check_milestone_due(facts(late.starts_at, late.ends_at), BERLIN) is None
+
+
+@pytest.mark.django_db
+def test_window_problems_reads_the_milestones_due_date(scheduled):
+    plan, _test_window, prod_window, *_ = scheduled
+    milestone = plan.milestones.create(name="deployment", position=9, due_on=date(2026, 3, 13))
+    prod_window.milestone = milestone
+    prod_window.save(update_fields=["milestone"])
+    assert [p.code for p in window_problems(prod_window)] == ["after_milestone_due"]
+
+
+@pytest.mark.django_db
+def test_the_staging_window_page_does_not_say_after_the_staging_test(
+    scheduled, client_for, planner
+):
+    _plan, test_window, prod_window, *_ = scheduled
+    staging_page = client_for(planner).get(f"/plans/windows/{test_window.pk}/").content.decode()
+    prod_page = client_for(planner).get(f"/plans/windows/{prod_window.pk}/").content.decode()
+    assert "OK: inside off-peak hours" in staging_page
+    assert "after the staging test" not in staging_page
+    assert "after the staging test" in prod_page

@@ -130,7 +130,7 @@ def test_viewer_reads_the_evidence_but_may_not_record(client_for, plan, servers,
     assert page.status_code == 200 and b"backup-form" not in page.content
     response = c.post(
         f"/plans/{plan.pk}/evidence/backups/",
-        {"backup-server": servers[0].pk, "backup-what": "db", "backup-location": "nas"},
+        {"backup-servers": servers[0].pk, "backup-what": "db", "backup-location": "nas"},
     )
     assert response.status_code == 403
     assert not BackupRecord.objects.exists()
@@ -141,7 +141,7 @@ def test_engineer_records_a_backup_from_the_page(client_for, plan, servers, engi
     response = c.post(
         f"/plans/{plan.pk}/evidence/backups/",
         {
-            "backup-server": servers[0].pk,
+            "backup-servers": servers[0].pk,
             "backup-what": "orders database",
             "backup-location": "nas:/pg",
             "backup-command": "pg_dump orders > db_backup.sql",
@@ -160,7 +160,7 @@ def test_a_backup_form_with_a_server_outside_the_scope_shows_the_reason(
     stranger = factories.ServerFactory(team=team)
     response = client_for(engineer).post(
         f"/plans/{plan.pk}/evidence/backups/",
-        {"backup-server": stranger.pk, "backup-what": "db", "backup-location": "nas"},
+        {"backup-servers": stranger.pk, "backup-what": "db", "backup-location": "nas"},
     )
     assert response.status_code == 400
     assert b"not in this plan&#x27;s scope" in response.content
@@ -199,3 +199,48 @@ def test_the_evidence_page_costs_the_same_queries_at_any_size(
     with django_assert_max_num_queries(14):
         response = c.get(f"/plans/{plan.pk}/evidence/")
     assert response.status_code == 200
+
+
+def test_one_form_records_a_backup_for_several_servers_each_its_own_record(
+    client_for, plan, servers, engineer
+):
+    response = client_for(engineer).post(
+        f"/plans/{plan.pk}/evidence/backups/",
+        {
+            "backup-servers": [servers[0].pk, servers[1].pk],
+            "backup-what": "All databases",
+            "backup-location": "nas:/pg",
+            "backup-command": "pg_dumpall",
+            "backup-verified_by": engineer.pk,
+        },
+    )
+    assert response.status_code == 302
+    records = BackupRecord.objects.order_by("server__hostname")
+    assert sorted(r.server_id for r in records) == sorted([servers[0].pk, servers[1].pk])
+    assert {(r.what, r.location, r.command, r.verified_by_id) for r in records} == {
+        ("All databases", "nas:/pg", "pg_dumpall", engineer.pk)
+    }
+
+
+def test_a_bulk_backup_with_one_bad_server_writes_none(team, plan, servers, engineer):
+    stranger = factories.ServerFactory(team=team, hostname="mail-1")
+    with pytest.raises(ValidationError) as exc:
+        evidence.backup_records_create(
+            plan=plan, servers=[servers[0], stranger], what="db", location="nas", by=engineer
+        )
+    assert "mail-1 is not in this plan's scope" in str(exc.value)
+    assert not BackupRecord.objects.exists()
+
+
+def test_a_bulk_backup_failing_half_way_writes_none(plan, servers, engineer, outsider):
+    # The verifier check fails inside the per-server service: the first record must go too.
+    with pytest.raises(ValidationError):
+        evidence.backup_records_create(
+            plan=plan,
+            servers=servers[:2],
+            what="db",
+            location="nas",
+            verified_by=outsider,
+            by=engineer,
+        )
+    assert not BackupRecord.objects.exists()

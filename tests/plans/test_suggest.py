@@ -1,9 +1,11 @@
 """Suggest a window: free off-peak slots avoiding freezes and other windows."""
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from plans.checks import Freeze, OffPeak
@@ -162,3 +164,36 @@ def test_free_slots_measure_real_hours_across_the_dst_change():
         count=1,
     )
     assert autumn[0][0].astimezone(BERLIN) == berlin(2026, 10, 24, 22)
+
+
+def test_suggest_starts_after_the_given_time_not_now(client_for, plan, planner):
+    # Now is Mon 2 Mar 2026 noon (Berlin); the staging window ends Thu 5 Mar 12:00, so
+    # the first slot asked for after it is that night, not tonight.
+    server = plan.servers.get()
+    with time_machine.travel(berlin(2026, 3, 2, 12), tick=False):
+        response = client_for(planner).get(
+            reverse("window_suggest", args=[plan.pk]),
+            {"length": 90, "servers": [server.pk], "after": "2026-03-05T12:00"},
+            HTTP_HX_REQUEST="true",
+        )
+        now = client_for(planner).get(
+            reverse("window_suggest", args=[plan.pk]),
+            {"length": 90, "servers": [server.pk]},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200
+    starts = re.findall(r'data-starts="([^"]+)"', response.content.decode())
+    assert starts[0] == "2026-03-05T22:00"
+    assert re.findall(r'data-starts="([^"]+)"', now.content.decode())[0] == "2026-03-02T22:00"
+
+
+def test_suggest_with_a_start_after_in_the_past_starts_from_now(client_for, plan, planner):
+    server = plan.servers.get()
+    with time_machine.travel(berlin(2026, 3, 2, 12), tick=False):
+        response = client_for(planner).get(
+            reverse("window_suggest", args=[plan.pk]),
+            {"length": 90, "servers": [server.pk], "after": "2026-02-01T00:00"},
+            HTTP_HX_REQUEST="true",
+        )
+    starts = re.findall(r'data-starts="([^"]+)"', response.content.decode())
+    assert starts[0] == "2026-03-02T22:00"

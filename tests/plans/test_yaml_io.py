@@ -9,6 +9,7 @@ import io
 import zoneinfo
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from plans import yaml_io
@@ -423,3 +424,44 @@ def test_a_templates_windows_conflict_with_nothing(full_plan, planner):
     services.plan_save_as_template(plan=full_plan, title="T", review_by=None, by=planner)
     problems = plan_window_problems(full_plan)
     assert not [p for ps in problems.values() for p in ps if p.code == "overlap"]
+
+
+def test_guide_yaml_with_past_dates_asks_then_shifts_them_to_start_today(client_for, planner):
+    client = client_for(planner)
+    with time_machine.travel(dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC), tick=False):
+        asked = client.post("/plans/import/", {"text": GUIDE, "title": "Guide example"})
+        body = asked.content.decode()
+        assert "The file's dates are in the past" in body and "Shift the dates" in body
+        assert not Plan.objects.exists()  # checked in full, then rolled back to ask
+        # The text comes back in the form, ready for either answer.
+        assert "2023-10-05" in body
+        done = client.post(
+            "/plans/import/", {"text": GUIDE, "title": "Guide example", "dates": "shift"}
+        )
+    assert done.status_code == 302
+    plan = Plan.objects.get(title="Guide example")
+    dues = [(m.name, m.due_on.isoformat()) for m in plan.milestones.order_by("position")]
+    # Same gaps as the guide (4 and 5 days), starting today.
+    assert dues[:3] == [
+        ("assessment", "2026-12-02"),
+        ("testing", "2026-12-06"),
+        ("deployment", "2026-12-11"),
+    ]
+
+
+def test_guide_yaml_with_past_dates_can_keep_them(client_for, planner):
+    with time_machine.travel(dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC), tick=False):
+        response = client_for(planner).post(
+            "/plans/import/", {"text": GUIDE, "title": "As written", "dates": "keep"}
+        )
+    assert response.status_code == 302
+    plan = Plan.objects.get(title="As written")
+    assert plan.milestones.get(name="assessment").due_on == dt.date(2023, 10, 1)
+
+
+def test_a_past_dated_file_with_a_problem_shows_the_problem_not_the_question(client_for, planner):
+    bad = "title: x\nmilestones:\n  - testing: '2023-10-05'\n  - deployment: '2023-10-01'\n"
+    response = client_for(planner).post("/plans/import/", {"text": bad})
+    body = response.content.decode()
+    assert response.status_code == 400 and "line 4: deployment" in body
+    assert "dates are in the past" not in body

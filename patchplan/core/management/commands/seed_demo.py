@@ -85,10 +85,21 @@ class Command(BaseCommand):
             reason="Year-end sales freeze",
         )
 
+        servers = self._servers(team, people)
+        demo_inventory_load(servers=servers)
+        self._tags(team, servers)
+        web = [s for s in servers if s.hostname.startswith("web")]
+        db = [s for s in servers if s.hostname.startswith("db")]
+        self._plans(team, people, today, web, db)
+        demo_history_load(team=team)
+
+    def _servers(self, team, people) -> list:
+        """Six hosts of each kind: five in production and one on staging (web-stg-26,
+        db-stg-27, ...), so each of the guide's examples has a staging twin to test on."""
         servers = []
         roles = ["web", "db", "cache", "app", "mq"]
         for i in range(30):
-            env = Environment.STAGING if i % 5 == 4 else Environment.PRODUCTION
+            env = Environment.STAGING if i >= 25 else Environment.PRODUCTION
             kind = roles[i % len(roles)]
             servers.append(
                 Server(
@@ -104,11 +115,28 @@ class Command(BaseCommand):
                 )
             )
         Server.objects.bulk_create(servers)
-        servers = list(Server.objects.filter(team=team).order_by("hostname"))
-        demo_inventory_load(servers=servers)
-        web = [s for s in servers if s.hostname.startswith("web")]
-        db = [s for s in servers if s.hostname.startswith("db")]
+        return list(Server.objects.filter(team=team).order_by("hostname"))
 
+    def _tags(self, team, servers):
+        """Tags the scope picker can filter by: the web servers' HTTP server, and which
+        database host is a primary and which its replica (the guide's upgrade example)."""
+        from servers.demo import APACHE_HOSTS
+        from servers.models import Tag
+
+        tags = {
+            name: Tag.objects.create(team=team, name=name)
+            for name in ("frontend", "nginx", "apache", "primary", "replica")
+        }
+        db = [s for s in servers if s.hostname.startswith("db-prd")]
+        for s in servers:
+            if s.hostname.startswith("web"):
+                s.tags.add(tags["frontend"])
+                s.tags.add(tags["apache" if s.hostname in APACHE_HOSTS else "nginx"])
+        for i, s in enumerate(db):
+            s.tags.add(tags["primary" if i % 2 == 0 else "replica"])
+
+    def _plans(self, team, people, today, web, db):
+        """The guide's two examples: a security patch of the web tier, a database upgrade."""
         tz = team.tzinfo
 
         def at(days: int, hour: int) -> datetime:
@@ -184,13 +212,29 @@ class Command(BaseCommand):
         )
         pg.servers.set(db)
         self._timeline(pg, today, [(5, 8), (9, 14), (15, 20), (21, 24)])
+        # The guide's test on a staging replica first, then production in one window.
+        pg_staging = MaintenanceWindow.objects.create(
+            plan=pg,
+            milestone=pg.milestones.get(name="testing"),
+            title="pg_upgrade on the staging replica",
+            starts_at=at(10, 1),
+            ends_at=at(10, 3),
+        )
+        pg_staging.servers.set(
+            [s for s in db if s.environment == Environment.STAGING],
+            through_defaults={"expected_downtime_minutes": 30},
+        )
         window = MaintenanceWindow.objects.create(
             plan=pg,
             milestone=pg.milestones.get(name="deployment"),
+            title="Production databases",
             starts_at=at(16, 1),
             ends_at=at(16, 4),
         )
-        window.servers.set(db, through_defaults={"expected_downtime_minutes": 45})
+        window.servers.set(
+            [s for s in db if s.environment == Environment.PRODUCTION],
+            through_defaults={"expected_downtime_minutes": 45},
+        )
         self._tasks(pg, people, today + timedelta(days=6))
         for plan in (openssl, pg):
             self._roles(plan, people)
