@@ -14,12 +14,9 @@ from django.utils.dateformat import format as date_format
 from django.utils.formats import localize
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator, capfirst
-from django.utils.translation import get_language
-from django.utils.translation import gettext as _
 
-from plans.choices import TaskStatus
 from plans.models import MaintenanceWindow, Milestone
-from plans.selectors.tasks import tasks_card
+from plans.selectors.tasks import TaskFilters, tasks_card
 from plans.selectors.windows import windows_card
 from plans.timeline import build_timeline
 
@@ -78,204 +75,21 @@ def plan_windows(context, plan) -> dict:
 
 @register.inclusion_tag("plans/partials/_tasks_card.html", takes_context=True)
 def plan_tasks(context, plan) -> dict:
-    """The tasks card with in-place status and assignee: 3 queries (2 on the plan page)."""
+    """The tasks card (first page, filtered by the page's GET parameters): 3 queries."""
     shared = _shared(context, plan)
-    data = tasks_card(plan=plan, user=context["request"].user, milestones=shared.get("milestones"))
-    data["request"] = context.get("request")
+    request = context["request"]
+    data = tasks_card(
+        plan=plan,
+        user=request.user,
+        milestones=shared.get("milestones"),
+        filters=TaskFilters.from_query(request.GET),
+    )
+    data["request"] = request
     data["csrf_token"] = context.get("csrf_token")
     return data
 
 
-# The plan page's task table is the one place with hundreds of interactive rows: the
-# row is built with str.format on escaped values (far cheaper than a template, or even
-# format_html, per row). templates/plans/partials/_task_row.html calls {% task_row %},
-# so the htmx answer to an in-place change and the full table have the same markup.
-# Every placeholder below receives either an html.escape()d value, a number, or markup
-# built here from escaped values.
-_ROW = (
-    '<tr id="task-{pk}" data-task-row hx-vals=\'{{"mode": "plan"}}\' data-status="{status}">'
-    '<td><a href="{url}">{title}</a>{progress}{error}</td>'
-    "<td>{milestone}</td><td>{assignee}</td>"
-    '<td class="text-nowrap">{due}</td><td>{status_cell}</td>'
-    '<td class="d-print-none">{delete}</td></tr>'
-)
-_PICKER = (
-    '<select name="{name}" class="form-select form-select-sm{extra}" aria-label="{label}" '
-    'hx-post="{url}" hx-trigger="change" hx-target="closest [data-task-row]" '
-    'hx-swap="outerHTML">{blank}{options}</select>'
-)
-_PROGRESS = (
-    ' <span class="small text-body-secondary text-nowrap" '
-    'data-testid="checklist-progress">{word} {done}/{total}</span>'
-)
-_DELETE = (
-    '<button type="button" class="btn btn-sm btn-link text-danger p-0" hx-post="{url}" '
-    'hx-target="closest [data-task-row]" hx-swap="outerHTML" hx-confirm="{confirm}" '
-    'aria-label="{label}">{word}</button>'
-)
-_BLANK_OPTION = '<option value="">— nobody —</option>'
 _esc = html.escape  # what django.utils.html.escape does, without its lazy-string wrapper
-
-_WORDS: dict[str, dict] = {}
-
-
-def _words() -> dict:
-    """The row's fixed words, translated and escaped once per language rather than once
-    per row. html.escape works character by character, so escaping "Delete %(title)s"
-    and then putting in an escaped title equals escaping the finished text."""
-    language = get_language() or ""
-    if language not in _WORDS:
-        _WORDS[language] = {
-            "checklist": _esc(_("checklist")),
-            "overdue": _esc(_("Overdue · ")),
-            "assignee_of": _esc(_("Assignee of %(title)s")),
-            "status_of": _esc(_("Status of %(title)s")),
-            "confirm": _esc(_("Delete the task “%(title)s”?")),
-            "delete_label": _esc(_("Delete %(title)s")),
-            "delete": _esc(_("Delete")),
-            # Status labels as plain strings: get_FOO_display() per row re-hashes the
-            # lazy choices every time.
-            "statuses": {value: _esc(str(label)) for value, label in TaskStatus.choices},
-        }
-    return _WORDS[language]
-
-
-def _task_row_html(t, error, w: dict, dates: dict) -> str:
-    """The markup of one row (`t` prepared by annotate_rights); every value that comes
-    from the database or the user is escaped here."""
-    title = _esc(t.title)
-    names = {"title": title}
-    progress = (
-        _PROGRESS.format(
-            word=w["checklist"], done=int(t.checklist_done), total=int(t.checklist_total)
-        )
-        if t.checklist_total
-        else ""
-    )
-    error_html = f'<div class="invalid-feedback d-block">{_esc(str(error))}</div>' if error else ""
-    if t.members:
-        assignee = _PICKER.format(
-            name="assignee",
-            extra="",
-            label=w["assignee_of"] % names,
-            url=_esc(t.url_assign),
-            blank=_BLANK_OPTION,
-            options=t.assignee_options,  # SafeString from format_html_join
-        )
-    else:
-        assignee = _esc(t.assignee.display_name) if t.assignee_id else "—"
-    if t.due_on:
-        day = dates.get(t.due_on)
-        if day is None:  # a few dozen distinct dates among hundreds of rows
-            day = dates[t.due_on] = _esc(date_format(t.due_on, "D j M"))
-        due = (
-            f'<span class="overdue">{w["overdue"]}{day}</span>'
-            if t.overdue
-            else f"<span>{day}</span>"
-        )
-    else:
-        due = "—"
-    if t.can_work:
-        status_cell = _PICKER.format(
-            name="status",
-            extra=" w-auto",
-            label=w["status_of"] % names,
-            url=_esc(t.url_status),
-            blank="",
-            options=t.status_options,  # SafeString from format_html_join
-        )
-    else:
-        label = w["statuses"].get(t.status) or _esc(t.status)
-        status_cell = f'<span class="badge text-bg-light border">{label}</span>'
-    delete = (
-        _DELETE.format(
-            url=_esc(t.url_delete),
-            confirm=w["confirm"] % names,
-            label=w["delete_label"] % names,
-            word=w["delete"],
-        )
-        if t.can_edit
-        else ""
-    )
-    return _ROW.format(
-        pk=int(t.pk),
-        status=_esc(t.status),
-        url=_esc(t.url_detail),
-        title=title,
-        progress=progress,
-        error=error_html,
-        milestone=_esc(t.milestone.name) if t.milestone_id else "—",
-        assignee=assignee,
-        due=due,
-        status_cell=status_cell,
-        delete=delete,
-    )
-
-
-@register.simple_tag
-def task_row(t, error: str = "") -> SafeString:
-    """One row of the plan page's task table (`t` prepared by annotate_rights)."""
-    # Safe: _task_row_html escapes every value it puts in.
-    return SafeString(_task_row_html(t, error, _words(), {}))
-
-
-@register.simple_tag
-def task_rows(tasks) -> SafeString:
-    """All rows of the task table in one go: the same markup as {% task_row %} per
-    row, without a template include (context push, node walk) for each of 300 rows."""
-    w, dates = _words(), {}
-    # Safe: _task_row_html escapes every value it puts in.
-    return SafeString("".join([_task_row_html(t, "", w, dates) for t in tasks]))
-
-
-# The plan page's scope table (plans.selectors.plans.plan_scope_rows): 200 rows of
-# plain tuples, built here for the same reason as the task rows.
-_SCOPE_ROW = (
-    '<tr><td><a href="{url}">{hostname}</a></td>\n'
-    '<td><span class="badge badge-env-{env}">{label}</span></td>\n'
-    "<td>{tags}</td>\n<td>{updates}</td></tr>\n"
-)
-_SCOPE_TAG = '<span class="badge text-bg-light border me-1">{}</span>'
-_SCOPE_UPDATE = '<span class="me-2{}"><code>{}</code> {} → {}{}</span>'
-
-
-@register.simple_tag
-def scope_rows(rows, packages) -> SafeString:
-    """The rows of the plan page's scope table; every value escaped here."""
-    none = (
-        '<span class="text-body-secondary">none pending</span>'
-        if packages
-        else '<span class="text-body-secondary">—</span>'
-    )
-    out = []
-    for row in rows:
-        updates = (
-            "".join(
-                [
-                    _SCOPE_UPDATE.format(
-                        " text-danger fw-semibold" if security else "",
-                        _esc(name),
-                        _esc(current),
-                        _esc(candidate),
-                        " (security)" if security else "",
-                    )
-                    for name, current, candidate, security in row.updates
-                ]
-            )
-            or none
-        )
-        out.append(
-            _SCOPE_ROW.format(
-                url=_esc(row.url),
-                hostname=_esc(row.hostname),
-                env=_esc(row.environment),
-                label=_esc(row.environment_label),
-                tags="".join([_SCOPE_TAG.format(_esc(t)) for t in row.tags]),
-                updates=updates,
-            )
-        )
-    # Safe: every value above went through _esc.
-    return SafeString("".join(out))
 
 
 # The windows card's rows (plans.selectors.windows.windows_card): built here like the

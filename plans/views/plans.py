@@ -131,6 +131,17 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     return render(request, "plans/plan_detail.html", context)
 
 
+@login_required
+@require_safe
+def plan_scope_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The next page of the plan page's scope table (as the user scrolls to its end)."""
+    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
+    offset = request.GET.get("offset", "")
+    offset = int(offset) if offset.isdecimal() and len(offset) < 7 else 0
+    context = selectors.plan_scope_rows(plan=plan, offset=offset)
+    return render(request, "plans/partials/_scope_rows.html", context)
+
+
 def _conflict(request, *, form, current, template="plans/plan_conflict.html", **extra):
     """A stale save: the current values beside the user's own, their input kept, and
     the form now carrying the current version (saving again overwrites knowingly)."""
