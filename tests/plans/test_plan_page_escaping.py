@@ -1,5 +1,5 @@
-"""The plan page's hand-built rows (plans_schedule / plans_markdown tags: tasks, scope,
-windows, timeline, milestones, activity) escape every user-supplied value."""
+"""The plan page's rows (templates for tasks, scope, windows, timeline, milestones,
+activity) escape every user-supplied value."""
 
 from __future__ import annotations
 
