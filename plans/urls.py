@@ -12,6 +12,7 @@ urlpatterns = [
     # The plan document, workflow, scope, milestones, comments, YAML, templates (part A)
     path("new/", plan_views.plan_create, name="plan_create"),
     path("import/", plan_views.plan_import, name="plan_import"),
+    path("picker/", plan_views.plan_picker, name="plan_picker"),
     path("templates/", plan_views.template_list, name="template_list"),
     path("<int:plan_id>/edit/", plan_views.plan_edit, name="plan_edit"),
     path("<int:plan_id>/delete/", plan_views.plan_delete, name="plan_delete"),

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST, require_safe
 from patchplan.core.csv_export import csv_response
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
-from plans.choices import PlanStatus
 from plans.models import Plan
 from plans.services.plans import plan_scope_add
 
@@ -62,14 +61,6 @@ def server_list(request: HttpRequest) -> HttpResponse:
     params = {k: v for k, v in request.GET.items() if k != "page" and v}
     can_tag = user_can(user=request.user, team_id=team.pk, action=Action.MANAGE_SERVERS)
     can_plan = user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN)
-    plans = []
-    if can_plan:
-        plans = list(
-            Plan.objects.filter(team=team, is_template=False)
-            .exclude(status__in=[PlanStatus.COMPLETED, PlanStatus.CANCELLED])
-            .order_by("title")
-            .only("pk", "title")[:200]
-        )
     sort_links = {}
     for key in ("hostname", "criticality", "packages", "security", "inventory"):
         current = filters.sort
@@ -90,7 +81,6 @@ def server_list(request: HttpRequest) -> HttpResponse:
             "can_plan": can_plan,
             "can_manage": can_tag,
             "show_select": can_tag or can_plan,
-            "plans": plans,
             "next_url": request.get_full_path(),
         },
     )

@@ -89,6 +89,17 @@ def template_list(request: HttpRequest) -> HttpResponse:
     return _list(request, templates=True)
 
 
+@login_required
+@require_safe
+def plan_picker(request: HttpRequest) -> HttpResponse:
+    """The <option>s of the server list's "add to plan" picker, loaded when the user
+    opens it rather than with every page of the server list."""
+    if request.team is None:
+        raise Http404("You are not in a team yet.")
+    plans = selectors.open_plans_for_picker(user=request.user, team=request.team)
+    return render(request, "plans/partials/_plan_picker_options.html", {"plans": plans})
+
+
 # --- the plan document --------------------------------------------------------
 
 
