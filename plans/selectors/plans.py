@@ -377,13 +377,13 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
 
 def plan_page(*, plan: Plan, user) -> dict:
     """Everything the plan page shows except the windows and tasks cards (their
-    own selectors): references, milestones, scope with pending updates,
-    activity, the moves the user may make; and the plan's windows, read once for
-    the timeline and the windows card (`schedule`)."""
+    own selectors) and the activity feed (loaded by htmx): references, milestones,
+    the first page of the scope with pending updates, the moves the user may make;
+    and the plan's windows, read once for the timeline and the windows card
+    (`schedule`)."""
     from plans.selectors.windows import windows_of_plan
 
     role = role_in_team(user=user, team_id=plan.team_id)
-    activity, more = plan_activity(plan=plan)
     milestones = plan_milestones(plan=plan)
     return {
         "plan": plan,
@@ -397,8 +397,6 @@ def plan_page(*, plan: Plan, user) -> dict:
             "windows": windows_of_plan(plan=plan, milestones=milestones),
         },
         **plan_scope_rows(plan=plan),
-        "activity": activity,
-        "activity_more": more,
         "moves": []
         if plan.is_template
         else [
