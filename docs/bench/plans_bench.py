@@ -161,7 +161,7 @@ def main() -> None:
                 cProfile.runctx("get(path)", {"get": get, "path": profile}, {}, out.name)
                 pstats.Stats(out.name).sort_stats(
                     os.environ.get("BENCH_SORT", "cumulative")
-                ).print_stats(40)
+                ).print_stats(os.environ.get("BENCH_FILTER", ""), 40)
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         for name, (wall, cpu) in figures.items():
             print(f"{name}: {wall:.1f} ms wall, {cpu:.1f} ms CPU (medians of {args.runs})")
