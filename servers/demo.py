@@ -14,6 +14,7 @@ from django.utils import timezone
 from .inventory import _packages_blob, _updates_blob, _version_map, diff_version_maps
 from .models import InventorySnapshot, PendingUpdate, Server, ServerPackage
 from .parsers import Package, parse_inventory
+from .versions import version_key
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 
@@ -177,6 +178,7 @@ def demo_inventory_load(*, servers: Sequence[Server]) -> None:
                 architecture=p.architecture,
                 version=p.version,
                 state=p.state,
+                version_key=version_key(p.version, family="deb").encode(),  # demo: Debian hosts
             )
             for sid, pkgs in finals.items()
             for p in pkgs

@@ -31,7 +31,7 @@ from .parsers import (
 )
 from .releases import release_from_suite
 from .signals import inventory_imported
-from .versions import compare_versions, family_for_format
+from .versions import compare_versions, family_for_format, version_key
 
 PackageKey = tuple[str, str]  # (name, architecture)
 
@@ -206,20 +206,26 @@ def _count_pending(server: Server) -> tuple[int, int]:
 _INSERT_BATCH = 1000
 
 
-def _insert_packages(rows: list[tuple[int, str, str, str, str, str, str]]) -> None:
+def _insert_packages(rows: list[tuple[int, str, str, str, str, str, str, bytes]]) -> None:
     """Multi-row INSERTs of ServerPackage rows without building model instances.
 
     A first import writes thousands of rows; bulk_create spends most of its
     time making and preparing a model object per row, which this skips.
     """
     table = connection.ops.quote_name(ServerPackage._meta.db_table)
-    columns = "server_id, name, architecture, version, state, source_name, source_version"
+    columns = (
+        "server_id, name, architecture, version, state, source_name, source_version, version_key"
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _INSERT_BATCH):
             batch = rows[start : start + _INSERT_BATCH]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
             params = [value for row in batch for value in row]
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608
+
+
+def _key(version: str, family: str) -> bytes:
+    return version_key(version, family=family).encode() if version else b""
 
 
 def _apply_packages(server: Server, packages: list[Package], family: str) -> list[Change]:
@@ -243,7 +249,7 @@ def _apply_packages(server: Server, packages: list[Package], family: str) -> lis
     # A package whose rows differ in any way is replaced (delete + insert: two
     # statements however many changed, where Django's bulk_update builds a
     # CASE per row); unchanged packages are not touched.
-    to_create: list[tuple[int, str, str, str, str, str, str]] = []
+    to_create: list[tuple[int, str, str, str, str, str, str, bytes]] = []
     to_delete: list[int] = []
     for key in current.keys() | wanted.keys():
         rows, versions = current.get(key, []), wanted.get(key, {})
@@ -251,10 +257,17 @@ def _apply_packages(server: Server, packages: list[Package], family: str) -> lis
             continue
         to_delete.extend(pk for pk, _v, _st in rows)
         to_create.extend(
-            (server.pk, key[0], key[1], version, *state) for version, state in versions.items()
+            (server.pk, key[0], key[1], version, *state, _key(version, family))
+            for version, state in versions.items()
         )
     if to_delete:
         ServerPackage.objects.filter(pk__in=to_delete).delete()
+    if server.package_family != family:
+        # The host changed package manager (rare): the kept rows' keys follow its rules.
+        deleted = set(to_delete)
+        for pk, version in [(pk, v) for rows in current.values() for pk, v, _st in rows]:
+            if pk not in deleted:
+                ServerPackage.objects.filter(pk=pk).update(version_key=_key(version, family))
     _insert_packages(to_create)
 
     # Pending updates the new listing shows as installed (or gone) are done.

@@ -167,11 +167,19 @@ class ServerPackage(models.Model):
     # means "same as the binary" (how advisories then match it).
     source_name = models.CharField(max_length=200, blank=True, default="")
     source_version = models.CharField(max_length=200, blank=True, default="")
+    # servers.versions.version_key(version, family=the server's) as UTF-8: bytes compare
+    # the same in PostgreSQL and SQLite whatever the collation, so "below X" is a range.
+    # Empty for a version its family's rules reject.
+    version_key = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["name", "architecture"]
-        # The fleet search looks a package up by name across a team's servers.
-        indexes = [models.Index(fields=["name"], name="serverpackage_name")]
+        # The fleet search looks a package up by name across a team's servers, and with a
+        # version bound scans that name's range of keys.
+        indexes = [
+            models.Index(fields=["name"], name="serverpackage_name"),
+            models.Index(fields=["name", "version_key"], name="serverpackage_name_version"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"

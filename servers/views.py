@@ -64,9 +64,6 @@ def server_list(request: HttpRequest) -> HttpResponse:
     params = {k: v for k, v in request.GET.items() if k != "page" and v}
     can_tag = user_can(user=request.user, team_id=team.pk, action=Action.MANAGE_SERVERS)
     can_plan = user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN)
-    plans = []
-    if can_plan:
-        plans = list(plans_open_for_scope(user=request.user, team=team)[:200])
     sort_links = {}
     for key in ("hostname", "criticality", "packages", "security", "inventory"):
         current = filters.sort
@@ -87,7 +84,6 @@ def server_list(request: HttpRequest) -> HttpResponse:
             "can_plan": can_plan,
             "can_manage": can_tag,
             "show_select": can_tag or can_plan,
-            "plans": plans,
             "next_url": request.get_full_path(),
         },
     )

@@ -48,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--plans", type=int, default=2000)
+    # 50: an 8-member team hid the cost of per-row assignee pickers (issue 18).
+    parser.add_argument("--members", type=int, default=50)
     args = parser.parse_args()
 
     import django
@@ -79,7 +81,7 @@ def main() -> None:
         team = Team.objects.create(name="Bench", slug="bench", time_zone="Europe/Berlin")
         people = [
             User.objects.create_user(f"u{i}", f"u{i}@bench.invalid", "bench-password-123")
-            for i in range(8)
+            for i in range(args.members)
         ]
         for i, u in enumerate(people):
             Membership.objects.create(team=team, user=u, role="planner" if i == 0 else "engineer")
@@ -88,7 +90,7 @@ def main() -> None:
         Plan.objects.bulk_create(
             Plan(
                 team=team,
-                owner=people[i % 8],
+                owner=people[i % len(people)],
                 title=f"Plan {i:04d} {'openssl' if i % 7 == 0 else 'kernel'}",
                 kind=kinds[i % len(kinds)],
                 risk=risks[(i // 4) % len(risks)],
@@ -106,7 +108,10 @@ def main() -> None:
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
 
-        print(f"big plan: /plans/{big.pk}/")
+        html = client.get(f"/plans/{big.pk}/").content
+        if os.environ.get("BENCH_DUMP"):  # a file to write the big plan page to
+            Path(os.environ["BENCH_DUMP"]).write_bytes(html)
+        print(f"big plan: /plans/{big.pk}/, {len(html):,} bytes")
         # Part B's pieces of the page (timeline, windows with checks, tasks), alone:
         # the plan page minus these is the plan document's own cost.
         from django.template import Context, Template
@@ -156,7 +161,7 @@ def main() -> None:
                 cProfile.runctx("get(path)", {"get": get, "path": profile}, {}, out.name)
                 pstats.Stats(out.name).sort_stats(
                     os.environ.get("BENCH_SORT", "cumulative")
-                ).print_stats(40)
+                ).print_stats(os.environ.get("BENCH_FILTER", ""), 40)
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         for name, (wall, cpu) in figures.items():
             print(f"{name}: {wall:.1f} ms wall, {cpu:.1f} ms CPU (medians of {args.runs})")

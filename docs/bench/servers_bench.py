@@ -84,6 +84,7 @@ def build_fleet(n_servers: int, n_packages: int):
     from patchplan.accounts.models import User
     from patchplan.teams.models import Membership, Team
     from servers.models import InventorySnapshot, PendingUpdate, Server, ServerPackage
+    from servers.versions import version_key
 
     team = Team.objects.create(name="Bench", slug="bench", time_zone="Europe/Berlin")
     user = User.objects.create_user(username="bench", password="bench-password-1")  # noqa: S106 - scratch db
@@ -183,16 +184,23 @@ def build_fleet(n_servers: int, n_packages: int):
                 for sid, blob in zip(server_ids, blob_rows, strict=True)
             ),
         )
+        # version_key as COPY's text form of bytea ("\\x" and hex), one per distinct version.
+        keys = {
+            f"3.0.{a}-1~deb12u{b}": "\\\\x" + version_key(f"3.0.{a}-1~deb12u{b}").encode().hex()
+            for a in range(17)
+            for b in range(3)
+        }
         snap_ids = dict(
             InventorySnapshot.objects.filter(server__team=team).values_list("server_id", "pk")
         )
         _copy(
             raw,
             ServerPackage._meta.db_table,
-            ["server_id", "name", "architecture", "version", "state"],
+            ["server_id", "name", "architecture", "version", "state", "version_key"],
             (
-                (sid, name, "amd64", f"3.0.{sid % 17}-1~deb12u{sid % 3}", "install")
+                (sid, name, "amd64", version, "install", keys[version])
                 for sid in server_ids
+                for version in [f"3.0.{sid % 17}-1~deb12u{sid % 3}"]
                 for name in names_per_server[sid]
             ),
         )

@@ -22,7 +22,7 @@ from plans.models import (
     SignOff,
     Task,
 )
-from plans.selectors.tasks import annotate_rights, my_tasks
+from plans.selectors.tasks import TaskRow, my_tasks, task_rows
 
 OPEN_PLAN_STATUSES = (
     PlanStatus.DRAFT,
@@ -32,10 +32,10 @@ OPEN_PLAN_STATUSES = (
 )
 
 
-def my_open_tasks(*, user, limit: int = 20) -> list[Task]:
+def my_open_tasks(*, user, limit: int = 20) -> list[TaskRow]:
     """Open tasks assigned to the user across all their teams, due soonest first (undated
-    last), marked with what the user may do to each (plans.selectors.tasks does both)."""
-    return annotate_rights(tasks=list(my_tasks(user=user, limit=limit)), user=user)
+    last), as rows with what the user may do to each (plans.selectors.tasks does both)."""
+    return task_rows(tasks=my_tasks(user=user, limit=limit), user=user)
 
 
 def upcoming_windows(*, team: Team | None, user, limit: int = 10) -> QuerySet[MaintenanceWindow]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
-from typing import NamedTuple
 
 from django.db.models import (
     Case,
@@ -310,7 +309,11 @@ def plan_scope(*, plan: Plan) -> list[Server]:
     return servers
 
 
-class ScopeRow(NamedTuple):
+SCOPE_PAGE_SIZE = 50
+
+
+@dataclass(slots=True)
+class ScopeRow:
     """One row of the plan page's scope table, plain values only."""
 
     url: str
@@ -321,38 +324,45 @@ class ScopeRow(NamedTuple):
     updates: list[tuple[str, str, str, bool]]  # name, current, candidate, is_security
 
 
-def plan_scope_rows(*, plan: Plan) -> list[ScopeRow]:
-    """The plan page's scope table: servers with their tag names and the pending updates
-    for the plan's packages, as plain tuples (3 queries whatever the sizes). Model
-    instances and prefetch managers for 200 servers cost more than the table itself;
+def plan_scope_rows(*, plan: Plan, offset: int = 0) -> dict:
+    """One page (SCOPE_PAGE_SIZE) of the plan page's scope table from `offset`: servers
+    with their tag names and the pending updates for the plan's packages, as plain rows
+    (3 queries whatever the sizes); `more_offset` is where the next page starts (0: none).
     plan_scope() keeps the objects for the scope editing page."""
-    servers = list(
-        plan.servers.order_by("environment", "hostname").values_list(
+    page = list(
+        plan.servers.order_by("environment", "hostname", "pk").values_list(
             "pk", "hostname", "environment"
-        )
+        )[offset : offset + SCOPE_PAGE_SIZE + 1]
     )
-    tags: dict[int, list[str]] = {pk: [] for pk, _h, _e in servers}
-    updates: dict[int, list[tuple[str, str, str, bool]]] = {pk: [] for pk, _h, _e in servers}
+    more = len(page) > SCOPE_PAGE_SIZE
+    servers = page[:SCOPE_PAGE_SIZE]
+    ids = [pk for pk, _h, _e in servers]
+    tags: dict[int, list[str]] = {pk: [] for pk in ids}
+    updates: dict[int, list[tuple[str, str, str, bool]]] = {pk: [] for pk in ids}
     if servers:
         for server_id, name in (
-            Server.tags.through.objects.filter(server__plans=plan)
+            Server.tags.through.objects.filter(server_id__in=ids)
             .order_by("tag__name", "tag_id")
             .values_list("server_id", "tag__name")
         ):
             tags[server_id].append(name)
     if plan.packages and servers:
         for server_id, *update in (
-            PendingUpdate.objects.filter(server__plans=plan, name__in=plan.packages)
+            PendingUpdate.objects.filter(server_id__in=ids, name__in=plan.packages)
             .order_by("name", "architecture")
             .values_list("server_id", "name", "current", "candidate", "is_security")
         ):
             updates[server_id].append(tuple(update))
     link = reverse("server_detail", args=[0]).replace("/0/", "/{}/")
     labels = {value: str(label) for value, label in Environment.choices}
-    return [
-        ScopeRow(link.format(pk), hostname, env, labels.get(env, env), tags[pk], updates[pk])
-        for pk, hostname, env in servers
-    ]
+    return {
+        "plan": plan,
+        "scope": [
+            ScopeRow(link.format(pk), hostname, env, labels.get(env, env), tags[pk], updates[pk])
+            for pk, hostname, env in servers
+        ],
+        "scope_more_offset": offset + SCOPE_PAGE_SIZE if more else 0,
+    }
 
 
 def plan_milestones(*, plan: Plan) -> list[Milestone]:
@@ -368,13 +378,13 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
 
 def plan_page(*, plan: Plan, user) -> dict:
     """Everything the plan page shows except the windows and tasks cards (their
-    own selectors): references, milestones, scope with pending updates,
-    activity, the moves the user may make; and the plan's windows, read once for
-    the timeline and the windows card (`schedule`)."""
+    own selectors) and the activity feed (loaded by htmx): references, milestones,
+    the first page of the scope with pending updates, the moves the user may make;
+    and the plan's windows, read once for the timeline and the windows card
+    (`schedule`)."""
     from plans.selectors.windows import windows_of_plan
 
     role = role_in_team(user=user, team_id=plan.team_id)
-    activity, more = plan_activity(plan=plan)
     milestones = plan_milestones(plan=plan)
     return {
         "plan": plan,
@@ -387,9 +397,7 @@ def plan_page(*, plan: Plan, user) -> dict:
             "milestones": milestones,
             "windows": windows_of_plan(plan=plan, milestones=milestones),
         },
-        "scope": plan_scope_rows(plan=plan),
-        "activity": activity,
-        "activity_more": more,
+        **plan_scope_rows(plan=plan),
         "moves": []
         if plan.is_template
         else [

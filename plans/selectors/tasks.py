@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 
 from patchplan.teams.models import Membership
 from patchplan.teams.roles import Action
@@ -99,9 +99,10 @@ def members_by_team(team_ids) -> dict[int, list]:
     return found
 
 
-# Reversing four URLs for each of 300 rows costs more than the rest of the row; each
-# name is reversed once with a placeholder id that is then swapped for the row's id.
+# Reversing four URLs for each of hundreds of rows costs more than the rest of the row;
+# each name is reversed once with a placeholder id that is then swapped for the row's id.
 _PLACEHOLDER = "2147483647"
+TASK_PAGE_SIZE = 50
 
 
 def _url_maker(name: str):
@@ -109,123 +110,260 @@ def _url_maker(name: str):
     return lambda pk: pattern.replace(_PLACEHOLDER, str(pk))
 
 
-def _options(choices, selected) -> str:
-    """<option>s of a select, the `selected` value marked (built once per variant)."""
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (value, mark_safe(" selected") if str(value) == str(selected) else "", label)  # noqa: S308 - a constant
-            for value, label in choices
-        ),
-    )
-
-
-def annotate_rights(
-    *, tasks: list[Task], user, members: dict[int, list] | None = None
-) -> list[Task]:
-    """Mark each task with what the user may do to it and what its row needs (the
-    checklist counts, ready-made <option>s and URLs): no queries, roles are cached and
-    checklists prefetched. `members` (team id -> people) fills the assignee picker."""
-    today = timezone.localdate()
-    status_options: dict[str, str] = {}
-    assignee_options: dict[tuple[int, int | None], str] = {}
-    urls = {
-        name: _url_maker(name)
-        for name in ("task_detail", "task_status", "task_assign", "task_delete")
-    }
-    # Per team, not per row: the role checks and the choices list (an enum property
-    # that builds a new list on every access) are the same for all of a team's rows.
-    status_choices = TaskStatus.choices
-    rights: dict[int, tuple[bool, bool]] = {}
-    for t in tasks:
-        if not hasattr(t, "n_items"):
-            items = list(t.checklist.all())
-            t.n_items, t.n_done = len(items), sum(1 for i in items if i.done)
-        team_id = t.plan.team_id
-        if team_id not in rights:
-            rights[team_id] = (
-                user_can(user=user, team_id=team_id, action=Action.EDIT_PLAN),
-                user_can(user=user, team_id=team_id, action=Action.WORK_TASKS),
-            )
-        may_edit, may_work = rights[team_id]
-        t.status_choices = status_choices
-        t.checklist_total = t.n_items
-        t.checklist_done = t.n_done
-        t.can_edit = may_edit
-        t.can_work = may_edit or (t.assignee_id == user.pk and may_work)
-        t.overdue = t.due_on is not None and t.status != TaskStatus.DONE and t.due_on < today
-        if t.status not in status_options:
-            status_options[t.status] = _options(status_choices, t.status)
-        t.status_options = status_options[t.status]
-        t.members = (members or {}).get(team_id, []) if t.can_edit else []
-        if t.members:
-            key = (team_id, t.assignee_id)
-            if key not in assignee_options:
-                choices = [(u.pk, u.display_name) for u in t.members]
-                assignee_options[key] = _options(choices, t.assignee_id)
-            t.assignee_options = assignee_options[key]
-        # A string, so the template does not run number formatting on it four times a row.
-        t.dom_id = f"task-{t.pk}"
-        t.url_detail = urls["task_detail"](t.pk)
-        t.url_status = urls["task_status"](t.pk)
-        t.url_assign = urls["task_assign"](t.pk)
-        t.url_delete = urls["task_delete"](t.pk)
-    return tasks
-
-
+@dataclass(slots=True)
 class TaskRow:
-    """A task of the plan page's table as plain values: what annotate_rights and the
-    {% task_rows %} tag read. Hundreds of Task instances, with a foreign-key descriptor
-    check for each attached plan, milestone and assignee, cost more than the rows'
-    markup; the htmx answer for one row still uses the Task itself."""
+    """One task as every task row shows it (plan page, My tasks, the dashboard card and
+    the htmx answers): plain values and what the user may do, nothing hung on a model.
+    The pickers' options are not here: the page carries them once (_task_pickers.html)."""
 
-    FIELDS = ("pk", "title", "status", "due_on", "assignee_id", "milestone_id", "n_items", "n_done")
+    pk: int
+    title: str
+    status: str
+    status_label: str
+    due_on: date | None
+    overdue: bool
+    plan_id: int
+    plan_title: str
+    team_id: int
+    milestone_name: str
+    assignee_id: int | None
+    assignee_name: str
+    checklist_done: int
+    checklist_total: int
+    can_edit: bool
+    can_work: bool
+    url_detail: str
+    url_status: str
+    url_assign: str
+    url_delete: str
 
-    def __init__(
-        self, pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done, *, plan
-    ):
-        self.pk = self.id = pk
-        self.title = title
-        self.status = status
-        self.due_on = due_on
-        self.assignee_id = assignee_id
-        self.milestone_id = milestone_id
-        self.n_items = n_items
-        self.n_done = n_done
-        self.plan = plan
-        self.plan_id = plan.pk
+
+class _RowMaker:
+    """Builds TaskRows for one user: URLs, status labels and role checks worked out once
+    per call rather than once per row."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self.today = timezone.localdate()
+        self.urls = [
+            _url_maker(name)
+            for name in ("task_detail", "task_status", "task_assign", "task_delete")
+        ]
+        self.labels = {value: str(label) for value, label in TaskStatus.choices}
+        self.rights: dict[int, tuple[bool, bool]] = {}
+
+    def __call__(
+        self,
+        *,
+        pk: int,
+        title: str,
+        status: str,
+        due_on,
+        plan_id: int,
+        plan_title: str,
+        team_id: int,
+        milestone_name: str,
+        assignee_id: int | None,
+        assignee_name: str,
+        n_items: int,
+        n_done: int,
+    ) -> TaskRow:
+        if team_id not in self.rights:
+            self.rights[team_id] = (
+                user_can(user=self.user, team_id=team_id, action=Action.EDIT_PLAN),
+                user_can(user=self.user, team_id=team_id, action=Action.WORK_TASKS),
+            )
+        may_edit, may_work = self.rights[team_id]
+        detail, status_url, assign, delete = (make(pk) for make in self.urls)
+        return TaskRow(
+            pk=pk,
+            title=title,
+            status=status,
+            status_label=self.labels.get(status, status),
+            due_on=due_on,
+            overdue=due_on is not None and status != TaskStatus.DONE and due_on < self.today,
+            plan_id=plan_id,
+            plan_title=plan_title,
+            team_id=team_id,
+            milestone_name=milestone_name,
+            assignee_id=assignee_id,
+            assignee_name=assignee_name,
+            checklist_done=n_done,
+            checklist_total=n_items,
+            can_edit=may_edit,
+            can_work=may_edit or (assignee_id == self.user.pk and may_work),
+            url_detail=detail,
+            url_status=status_url,
+            url_assign=assign,
+            url_delete=delete,
+        )
 
 
-def tasks_card(*, plan: Plan, user, milestones=None) -> dict:
-    """Context of the plan page's tasks card: 3 queries (tasks with checklist counts,
-    milestones, members), 2 when the plan's `milestones` are passed in. The plan, its
-    milestones and the team's members are read once and attached to the tasks instead
-    of joined into each of hundreds of rows."""
+def task_rows(*, tasks, user) -> list[TaskRow]:
+    """Rows for Task instances with plan, milestone and assignee joined (my_tasks(), an
+    access selector's task). Checklist counts come from the n_items/n_done annotations;
+    a task without them (one htmx answer) has its checklist counted here, one query."""
+    make = _RowMaker(user)
+    rows = []
+    for t in tasks:
+        if hasattr(t, "n_items"):
+            n_items, n_done = t.n_items, t.n_done
+        else:
+            counts = t.checklist.aggregate(n=Count("pk"), done=Count("pk", filter=Q(done=True)))
+            n_items, n_done = counts["n"], counts["done"]
+        rows.append(
+            make(
+                pk=t.pk,
+                title=t.title,
+                status=t.status,
+                due_on=t.due_on,
+                plan_id=t.plan_id,
+                plan_title=t.plan.title,
+                team_id=t.plan.team_id,
+                milestone_name=t.milestone.name if t.milestone_id else "",
+                assignee_id=t.assignee_id,
+                assignee_name=t.assignee.display_name if t.assignee_id else "",
+                n_items=n_items,
+                n_done=n_done,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    """The plan page's task filters from GET parameters; unknown values are ignored.
+    `milestone` and `assignee` are an id, "none" (without one) or None (any)."""
+
+    milestone: int | str | None = None
+    assignee: int | str | None = None
+    status: str = ""
+    offset: int = 0
+
+    @classmethod
+    def from_query(cls, params) -> TaskFilters:
+        def pick_id(name):
+            value = params.get(name, "")
+            if value == "none":
+                return "none"
+            return int(value) if value.isdecimal() and len(value) < 10 else None
+
+        status = params.get("status", "")
+        offset = params.get("offset", "")
+        return cls(
+            milestone=pick_id("milestone"),
+            assignee=pick_id("assignee"),
+            status=status if status in TaskStatus.values else "",
+            offset=int(offset) if offset.isdecimal() and len(offset) < 7 else 0,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.milestone or self.assignee or self.status)
+
+    def as_query(self, *, offset: int = 0) -> str:
+        from urllib.parse import urlencode
+
+        pairs = [
+            ("milestone", self.milestone or ""),
+            ("assignee", self.assignee or ""),
+            ("status", self.status),
+            ("offset", offset or ""),
+        ]
+        return urlencode([(k, v) for k, v in pairs if v != ""])
+
+    def apply(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        if self.milestone == "none":
+            queryset = queryset.filter(milestone_id=None)
+        elif self.milestone:
+            queryset = queryset.filter(milestone_id=self.milestone)
+        if self.assignee == "none":
+            queryset = queryset.filter(assignee_id=None)
+        elif self.assignee:
+            queryset = queryset.filter(assignee_id=self.assignee)
+        if self.status:
+            queryset = queryset.filter(status=self.status)
+        return queryset
+
+
+def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, people=None) -> dict:
+    """One page (TASK_PAGE_SIZE) of the plan's tasks as rows, from filters.offset, and
+    the number of tasks the filters match: 2 queries (3 if an assignee has left the team
+    since; 3 without `milestones`/`people`, read here then)."""
     from plans.models import Milestone
 
-    members = members_by_team([plan.team_id])
-    people = {u.pk: u for u in members[plan.team_id]}
     if milestones is None:
         milestones = Milestone.objects.filter(plan_id=plan.pk)
-    milestones = {m.pk: m for m in milestones}
-    tasks = [
-        TaskRow(*values, plan=plan)
-        for values in tasks_of_plan(plan=plan).values_list(*TaskRow.FIELDS)
-    ]
-    gone = {t.assignee_id for t in tasks if t.assignee_id and t.assignee_id not in people}
+    names = {m.pk: m.name for m in milestones}
+    if people is None:
+        people = {u.pk: u.display_name for u in members_by_team([plan.team_id])[plan.team_id]}
+    queryset = filters.apply(tasks_of_plan(plan=plan))
+    total = queryset.count()
+    values = list(
+        queryset.values_list(
+            "pk", "title", "status", "due_on", "assignee_id", "milestone_id", "n_items", "n_done"
+        )[filters.offset : filters.offset + TASK_PAGE_SIZE]
+    )
+    gone = {v[4] for v in values if v[4] and v[4] not in people}
     if gone:  # assignees who have left the team since: one more query, only then
-        people.update({u.pk: u for u in get_user_model().objects.filter(pk__in=gone)})
-    for t in tasks:
-        t.milestone = milestones.get(t.milestone_id)
-        t.assignee = people.get(t.assignee_id)
-    tasks = annotate_rights(tasks=tasks, user=user, members=members)
+        people = {
+            **people,
+            **{u.pk: u.display_name for u in get_user_model().objects.filter(pk__in=gone)},
+        }
+    make = _RowMaker(user)
+    rows = [
+        make(
+            pk=pk,
+            title=title,
+            status=status,
+            due_on=due_on,
+            plan_id=plan.pk,
+            plan_title=plan.title,
+            team_id=plan.team_id,
+            milestone_name=names.get(milestone_id, ""),
+            assignee_id=assignee_id,
+            assignee_name=people.get(assignee_id, ""),
+            n_items=n_items,
+            n_done=n_done,
+        )
+        for pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done in values
+    ]
+    shown = filters.offset + len(rows)
     return {
         "plan": plan,
-        "tasks": tasks,
-        "members": members[plan.team_id],
-        "can_edit": user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN),
+        "tasks": rows,
+        "total": total,
+        "shown": shown,
+        "more_query": filters.as_query(offset=shown) if shown < total else "",
+        "remaining": total - shown,
+        "filters": filters,
+    }
+
+
+def tasks_card(*, plan: Plan, user, milestones=None, filters: TaskFilters | None = None) -> dict:
+    """Context of the plan page's tasks card: the first page of rows, the filters and
+    the pickers' options (once for the page): 3 queries (tasks, their count, members),
+    4 without the plan's `milestones` passed in."""
+    from plans.models import Milestone
+
+    members = members_by_team([plan.team_id])[plan.team_id]
+    if milestones is None:
+        milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
+    can_edit = user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN)
+    page = plan_task_rows(
+        plan=plan,
+        user=user,
+        filters=filters or TaskFilters(),
+        milestones=milestones,
+        people={u.pk: u.display_name for u in members},
+    )
+    return {
+        **page,
+        "milestones": milestones,
+        "members": members,
+        "can_edit": can_edit,
         "statuses": TaskStatus.choices,
+        "picker_teams": [(plan.team_id, members)] if can_edit else [],
     }
 
 
@@ -241,15 +379,18 @@ def my_tasks(*, user, limit: int | None = None) -> QuerySet[Task]:
 
 
 def my_tasks_page(*, user) -> dict:
-    """Context of "My tasks": 2 queries (tasks with counts, members of teams I may plan in)."""
+    """Context of "My tasks": 2 queries (tasks with counts, members of teams I may plan in,
+    for the assignee pickers' options, shipped once per team)."""
     editable_teams = [
         team_id
         for team_id in team_roles(user)
         if user_can(user=user, team_id=team_id, action=Action.EDIT_PLAN)
     ]
     members = members_by_team(editable_teams) if editable_teams else {}
-    tasks = annotate_rights(tasks=list(my_tasks(user=user)), user=user, members=members)
-    return {"tasks": tasks, "statuses": TaskStatus.choices}
+    return {
+        "tasks": task_rows(tasks=my_tasks(user=user), user=user),
+        "picker_teams": sorted(members.items()),
+    }
 
 
 def raci_matrix(*, plan: Plan) -> dict:

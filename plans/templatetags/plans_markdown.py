@@ -1,15 +1,11 @@
 """`{% load plans_markdown %}{{ text|markdown }}`: sanitised Markdown for plan texts;
-`{% activity_items activity %}`: the entries of the plan's activity feed;
 `md_line`, `md_text`, `md_code`: values written into a Markdown export."""
 
 from __future__ import annotations
 
-import html
 import re
 
 from django import template
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString, mark_safe
 
 from patchplan.core.text import single_line
@@ -57,64 +53,3 @@ def md_code(value) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
-
-
-_esc = html.escape  # what django.utils.html.escape does, without its lazy-string wrapper
-_COMMENT = (
-    '<li class="border-start border-3 ps-3 mb-3 activity-comment">\n'
-    '<div class="small text-body-secondary"><strong class="text-body">{author}</strong>'
-    " commented · {at}</div>\n"
-    '<div class="md">{body}</div>\n{mentions}</li>\n'
-)
-_STATUS = (
-    '<li class="mb-3 small activity-status">\n'
-    '<span class="text-body-secondary">{at}</span> ·\n'
-    "<strong>{by}</strong> moved the plan from\n"
-    '<span class="badge text-bg-light border">{from_label}</span> to\n'
-    '<span class="badge text-bg-primary">{to_label}</span>{note}\n</li>\n'
-)
-
-
-def _name(user) -> str:
-    return _esc(user.display_name) if user is not None and user.display_name else "Someone"
-
-
-@register.simple_tag
-def activity_items(activity) -> SafeString:
-    """The feed's <li>s (plans.selectors.plans.plan_activity entries, newest first),
-    built in one go rather than a template walk per entry: the feed is on the plan page
-    and is polled every 10 s by each open page. Every value is escaped here; comment
-    bodies are Markdown that went through the nh3 sanitiser."""
-    out = []
-    for a in activity:
-        item = a.item
-        at = _esc(date_format(timezone.localtime(a.at), "j M Y, H:i T"))
-        if a.kind == "comment":
-            people = item.mentioned
-            mentions = (
-                '<div class="small text-body-secondary">Notified: '
-                + ", ".join([_esc(u.display_name) for u in people])
-                + "</div>\n"
-                if people
-                else ""
-            )
-            out.append(
-                _COMMENT.format(
-                    author=_name(item.author),
-                    at=at,
-                    body=render_markdown(item.body or ""),  # sanitised HTML
-                    mentions=mentions,
-                )
-            )
-        else:
-            out.append(
-                _STATUS.format(
-                    at=at,
-                    by=_name(item.by),
-                    from_label=_esc(str(item.from_label)),
-                    to_label=_esc(str(item.to_label)),
-                    note=f": “{_esc(item.note)}”" if item.note else "",
-                )
-            )
-    # Safe: every value above is escaped, or sanitised Markdown.
-    return SafeString("".join(out))

@@ -98,6 +98,18 @@ def template_list(request: HttpRequest) -> HttpResponse:
     return _list(request, templates=True)
 
 
+@login_required
+@require_safe
+def plan_picker(request: HttpRequest) -> HttpResponse:
+    """The <option>s of the server list's "add to plan" picker, loaded when the user
+    opens it rather than with every page of the server list."""
+    if request.team is None:
+        raise Http404("You are not in a team yet.")
+    check_team_action(user=request.user, team_id=request.team.pk, action=Action.EDIT_PLAN)
+    plans = selectors.plans_open_for_scope(user=request.user, team=request.team)[:200]
+    return render(request, "plans/partials/_plan_picker_options.html", {"plans": plans})
+
+
 # --- the plan document --------------------------------------------------------
 
 
@@ -205,6 +217,17 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         context["schedules"] = selectors.schedules_of(plan=plan)
         context["schedule_form"] = ScheduleForm(initial={"starts_on": timezone.localdate()})
     return render(request, "plans/plan_detail.html", context)
+
+
+@login_required
+@require_safe
+def plan_scope_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The next page of the plan page's scope table (as the user scrolls to its end)."""
+    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
+    offset = request.GET.get("offset", "")
+    offset = int(offset) if offset.isdecimal() and len(offset) < 7 else 0
+    context = selectors.plan_scope_rows(plan=plan, offset=offset)
+    return render(request, "plans/partials/_scope_rows.html", context)
 
 
 def _conflict(request, *, form, current, template="plans/plan_conflict.html", **extra):

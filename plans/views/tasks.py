@@ -147,17 +147,9 @@ def _row(request: HttpRequest, task, *, error: str = "", status: int = 200) -> H
     """The task's row again (plan page or "My tasks", as the form says)."""
     mode = request.POST.get("mode") if request.POST.get("mode") in ROW_TEMPLATES else "plan"
     template = ROW_TEMPLATES[mode]
-    task = selectors.annotate_rights(
-        tasks=[task],
-        user=request.user,
-        members=selectors.members_by_team([task.plan.team_id]),
-    )[0]
-    return render(
-        request,
-        template,
-        {"t": task, "error": error},
-        status=status,
-    )
+    # The row's pickers carry only the current value: the page holds their options.
+    row = selectors.task_rows(tasks=[task], user=request.user)[0]
+    return render(request, template, {"t": row, "error": error}, status=status)
 
 
 def _back(request: HttpRequest, task, error: str = "") -> HttpResponse:
@@ -218,6 +210,19 @@ def checklist_toggle(request: HttpRequest, item_id: int) -> HttpResponse:
             request, "plans/partials/_checklist_item.html", {"item": item, "can_work": True}
         )
     return redirect("task_detail", task_id=item.task_id)
+
+
+@login_required
+@require_safe
+def plan_task_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The plan page's task table filtered (offset 0: the whole list with its count) or
+    its next page of rows (as the user scrolls to the end or asks for more)."""
+    plan = plan_get_for_user(user=request.user, plan_id=plan_id)
+    filters = selectors.TaskFilters.from_query(request.GET)
+    context = selectors.plan_task_rows(plan=plan, user=request.user, filters=filters)
+    if filters.offset:
+        return render(request, "plans/partials/_task_rows.html", context)
+    return render(request, "plans/partials/_task_list.html", context)
 
 
 @login_required

@@ -15,4 +15,37 @@
       el.form.requestSubmit();
     }
   });
+  // In-place pickers (<select data-options="ID">) come with their current value only;
+  // their options are shipped once per page in <template id="ID"> and copied in when
+  // the picker is first touched, or when the browser is idle.
+  function fillPicker(select) {
+    if (select.dataset.filled) { return; }
+    var source = document.getElementById(select.dataset.options);
+    if (!source) { return; }
+    select.dataset.filled = "1";
+    var current = select.value;
+    var options = source.content.cloneNode(true);
+    var match = options.querySelector("option[value=\"" + CSS.escape(current) + "\"]");
+    if (match) {
+      match.selected = true;
+      select.replaceChildren(options);
+    } else {
+      select.append(options);  // keep a value the list no longer has (a person who left)
+    }
+    select.value = current;
+  }
+  function fillFrom(event) {
+    var el = event.target;
+    if (el && el.matches && el.matches("select[data-options]")) { fillPicker(el); }
+  }
+  document.addEventListener("pointerdown", fillFrom, true);
+  document.addEventListener("focusin", fillFrom, true);
+  function fillAllWhenIdle() {
+    var later = window.requestIdleCallback || function (fn) { return setTimeout(fn, 50); };
+    later(function () {
+      document.querySelectorAll("select[data-options]:not([data-filled])").forEach(fillPicker);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", fillAllWhenIdle);
+  document.addEventListener("htmx:afterSettle", fillAllWhenIdle);
 })();

@@ -459,3 +459,20 @@ def test_server_list_rows_escape_every_value(client_for, admin, team):
     assert "<script>a()" not in body and "&lt;script&gt;a()" in body
     assert "<script>b()" not in body and "&lt;script&gt;b()" in body
     assert "<script>c()" not in body
+
+
+def test_add_to_plan_picker_loads_on_demand_with_the_teams_open_plans(
+    client_for, planner, team, other_team, outsider, viewer
+):
+    from plans.choices import PlanStatus
+
+    mine = factories.PlanFactory(team=team, owner=planner, title="Patch web")
+    factories.PlanFactory(team=team, owner=planner, title="Done", status=PlanStatus.COMPLETED)
+    factories.PlanFactory(team=other_team, owner=outsider, title="Their plan")
+    page = client_for(planner).get(reverse("server_list")).content.decode()
+    assert "Patch web" not in page and reverse("plan_picker") in page
+    options = client_for(planner).get(reverse("plan_picker")).content.decode()
+    assert f'<option value="{mine.pk}">Patch web</option>' in options
+    assert "Done" not in options and "Their plan" not in options
+    assert client_for(viewer).get(reverse("plan_picker")).status_code == 403
+    assert "Patch web" not in client_for(outsider).get(reverse("plan_picker")).content.decode()

@@ -1,0 +1,112 @@
+"""The plan page shows the first 50 tasks and servers in scope; the rest come in pages
+of 50 as the user scrolls, and the tasks can be filtered by milestone, assignee and
+status, all with a fixed number of queries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from plans.choices import TaskStatus
+from plans.models import Milestone, Task
+from tests.plans.test_plan_queries import LARGE, build_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr id="task-(\d+)" data-task-row', html)]
+
+
+@pytest.fixture
+def big(team, planner, engineer, approver):
+    return build_plan(team, planner, [planner, engineer, approver], **LARGE)
+
+
+def test_task_pages_follow_one_another_until_every_task_is_shown(
+    client_for, big, planner, django_assert_max_num_queries
+):
+    client = client_for(planner)
+    first = client.get(reverse("plan_detail", args=[big.pk])).content.decode()
+    seen = rows(first)
+    assert len(seen) == 50
+    more = re.search(r'data-testid="tasks-more".*?hx-get="([^"]+)"', first).group(1)
+    while more:
+        # session, user, memberships, plan, milestones, members, count, page.
+        with django_assert_max_num_queries(8):
+            response = client.get(more.replace("&amp;", "&"))
+        assert response.status_code == 200
+        html = response.content.decode()
+        seen += rows(html)
+        found = re.search(r'data-testid="tasks-more".*?hx-get="([^"]+)"', html)
+        more = found.group(1) if found else ""
+    expected = list(
+        Task.objects.filter(plan=big)
+        .order_by("milestone__position", "due_on", "position", "pk")
+        .values_list("pk", flat=True)
+    )
+    assert sorted(seen) == sorted(expected)
+    assert len(seen) == len(set(seen)) == LARGE["tasks"]
+
+
+def test_tasks_filter_by_milestone_assignee_and_status(client_for, big, planner, engineer):
+    milestone = Milestone.objects.filter(plan=big).order_by("position").last()
+    Task.objects.filter(plan=big, milestone=milestone).update(
+        assignee=engineer, status=TaskStatus.BLOCKED
+    )
+    wanted = set(Task.objects.filter(plan=big, milestone=milestone).values_list("pk", flat=True))
+    assert 0 < len(wanted) < 50
+    url = reverse("plan_task_rows", args=[big.pk])
+    html = (
+        client_for(planner)
+        .get(url, {"milestone": milestone.pk, "assignee": engineer.pk, "status": "blocked"})
+        .content.decode()
+    )
+    assert set(rows(html)) == wanted
+    assert f"{len(wanted)} tasks match the filters" in html
+    assert 'data-testid="tasks-more"' not in html
+    # The plan page itself takes the same filters (no JavaScript: the form's GET).
+    page = client_for(planner).get(
+        reverse("plan_detail", args=[big.pk]), {"status": "blocked", "milestone": milestone.pk}
+    )
+    assert set(rows(page.content.decode())) == wanted
+    # Unassigned tasks only.
+    Task.objects.filter(pk__in=list(wanted)[:2]).update(assignee=None)
+    html = client_for(planner).get(url, {"assignee": "none"}).content.decode()
+    assert set(rows(html)) == set(
+        Task.objects.filter(plan=big, assignee=None).values_list("pk", flat=True)
+    )
+
+
+def test_unknown_filter_values_are_ignored(client_for, big, planner):
+    url = reverse("plan_task_rows", args=[big.pk])
+    response = client_for(planner).get(url, {"milestone": "x'", "status": "nope", "offset": "-3"})
+    assert response.status_code == 200
+    assert len(rows(response.content.decode())) == 50
+
+
+def test_scope_pages_follow_one_another(client_for, big, planner, django_assert_max_num_queries):
+    client = client_for(planner)
+    first = client.get(reverse("plan_detail", args=[big.pk])).content.decode()
+    scope = first[first.index('data-testid="scope-table"') :]
+    scope = scope[: scope.index("</table>")]
+    hosts = re.findall(r'">(p\d+-host-\d+)</a>', scope)
+    assert len(hosts) == 50
+    offset = 50
+    while offset:
+        # session, user, memberships, plan, servers, tags, pending updates.
+        with django_assert_max_num_queries(7):
+            html = client.get(
+                reverse("plan_scope_rows", args=[big.pk]), {"offset": offset}
+            ).content.decode()
+        hosts += re.findall(r'">(p\d+-host-\d+)</a>', html)
+        found = re.search(r"\?offset=(\d+)", html)
+        offset = int(found.group(1)) if found else 0
+    assert len(hosts) == len(set(hosts)) == LARGE["servers"]
+
+
+@pytest.mark.parametrize("name", ["plan_task_rows", "plan_scope_rows"])
+def test_outsider_gets_404(client_for, big, outsider, name):
+    assert client_for(outsider).get(reverse(name, args=[big.pk])).status_code == 404
