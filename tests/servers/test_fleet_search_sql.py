@@ -112,7 +112,7 @@ def test_data_migration_fills_keys_of_existing_rows(team, mixed_fleet):
         pk: bytes(key) for pk, key in ServerPackage.objects.values_list("pk", "version_key")
     }
     ServerPackage.objects.update(version_key=b"")
-    migration = importlib.import_module("servers.migrations.0003_serverpackage_version_key")
+    migration = importlib.import_module("servers.migrations.0004_serverpackage_version_key")
     migration.fill_version_keys(apps, None)
     found = {pk: bytes(key) for pk, key in ServerPackage.objects.values_list("pk", "version_key")}
     assert found == expected and all(found.values())
