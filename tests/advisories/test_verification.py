@@ -10,16 +10,17 @@ from django.core.exceptions import ValidationError
 
 from plans.services import execution as run
 from plans.services.plans import plan_create, plan_scope_add
+from plans.services.signoff import signoff_give
 from servers.inventory import inventory_import
 from tests import factories
-from tests.plans.run_helpers import make_window
+from tests.plans.run_helpers import give_go, make_window, milestone
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def setup(team, owner, engineer):
+def setup(team, owner, engineer, approver):
     cache.clear()
     with time_machine.travel(NOW, tick=False):
         plan = plan_create(
@@ -29,6 +30,7 @@ def setup(team, owner, engineer):
             by=owner,
             packages=["libssl3", "openssl"],
             package_targets={"libssl3": "3.0.22-1~deb12u2", "openssl": "3.0.22-1~deb12u2"},
+            rollback_plan="Reinstall the previous packages from the local mirror.",
         )
         server = factories.ServerFactory(team=team)
         plan_scope_add(plan=plan, servers=[server], by=owner)
@@ -39,6 +41,10 @@ def setup(team, owner, engineer):
             source="upload",
             taken_at=NOW - timedelta(days=1),
         )
+        # The gates before deployment, passed through the services: this listing is
+        # the assessment's fresh one, then testing, the backup and the go.
+        signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+        give_go(plan, [server], planner=owner, approver=approver, assessed=True)
         run.execution_set_status(window=window, server=server, status="in_progress", by=engineer)
         run.execution_set_status(window=window, server=server, status="patched", by=engineer)
     return window, server

@@ -13,13 +13,15 @@ from playwright.sync_api import expect
 from patchplan.advisories.models import FleetMatchRun, Match
 from plans.choices import PlanStatus
 from plans.models import Plan
-from plans.services.plans import plan_transition
+from plans.services.plans import plan_transition, plan_update
+from plans.services.signoff import signoff_give
 from plans.services.windows import window_create
 from servers.choices import Criticality, Environment, SnapshotSource
 from servers.inventory import inventory_import
 from tests import factories
 from tests.advisories.conftest import DATA, osv_zip
 from tests.notifications.conftest import celery_queue, celery_worker, own_queue  # noqa: F401
+from tests.plans.run_helpers import give_go, milestone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
@@ -133,7 +135,17 @@ def test_from_advisory_to_closed_cve(
     expect(page.get_by_text("OpenSSL: remote code execution in the TLS 1.3")).to_be_visible()
     shot(page, "advisory-4-plan")
 
-    # Approved and scheduled (issue 4's pages, done here through the services).
+    # Approved, scheduled and past its gates (issue 4's and issue 12's pages, done
+    # here through the services): the listings of two days ago are the assessment's
+    # fresh ones; then a passing staging run, testing signed off, the production
+    # backup and the deployment's go.
+    plan.refresh_from_db()
+    plan_update(
+        plan=plan,
+        version=plan.version,
+        by=planner,
+        rollback_plan="Reinstall 3.0.19-1~deb12u2 from the local mirror.",
+    )
     plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=planner)
     plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
     window = window_create(
@@ -144,6 +156,8 @@ def test_from_advisory_to_closed_cve(
         title="Patch night",
         downtimes={prd: 10, stg: 10},
     )
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    give_go(plan, [prd, stg], planner=planner, approver=approver, assessed=True)
     page.context.clear_cookies()
 
     # The engineer runs the window: patched, post-patch listing, verified.

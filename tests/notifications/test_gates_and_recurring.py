@@ -1,8 +1,9 @@
-"""Phase gate messages at today's call sites (go requested by the scan, go
-given by the sign-off service, work started early by the window start
-service, plan sent for review by the status move), the review-by reminder,
-and recurring plans from a scheduled template, created once even when two
-scans race on PostgreSQL."""
+"""Phase gate messages at today's call sites (go requested by the scan when
+every entry check of a milestone but the go passes, go given by the approvers'
+entry sign-off, work started early by the window start service once confirmed,
+plan sent for review by the status move), the review-by reminder, and recurring
+plans from a scheduled template, created once even when two scans race on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from django.db import connection
 
 from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
-from plans.choices import PlanStatus, SignOffDecision
+from plans.choices import PlanStatus, SignOffDecision, SignOffStage
 from plans.models import AuditEvent, Frequency, Plan, PlanOccurrence
+from plans.services import evidence as evidence_services
 from plans.services import execution as execution_services
 from plans.services import plans as plan_services
 from plans.services import schedules as schedule_services
@@ -41,9 +43,9 @@ def locmem(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-def _plan(team, planner, *, title="kernel upgrade", milestones=("testing", "deployment")):
+def _plan(team, planner, *, title="kernel upgrade", milestones=("testing", "deployment"), **fields):
     plan = plan_services.plan_create(
-        team=team, title=title, owner=planner, by=planner, default_milestones=False
+        team=team, title=title, owner=planner, by=planner, default_milestones=False, **fields
     )
     for name in milestones:
         plan_services.milestone_add(plan=plan, name=name, by=planner)
@@ -53,6 +55,17 @@ def _plan(team, planner, *, title="kernel upgrade", milestones=("testing", "depl
 def _approve(plan, planner, approver):
     plan_services.plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=planner)
     plan_services.plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
+
+
+def _sign_off_testing(plan, planner, approver):
+    """Testing done through the services: a passing run on staging, then its sign-off
+    (deployment's entry checks need it)."""
+    evidence_services.testrun_create(plan=plan, result="pass", by=planner)
+    signoff_services.signoff_give(
+        milestone=plan.milestones.get(name="testing"),
+        by=approver,
+        decision=SignOffDecision.APPROVE,
+    )
 
 
 def _rows(kind, **filters):
@@ -81,23 +94,29 @@ def test_go_requested_when_the_checks_first_pass_once_per_milestone(
     staging = factories.ServerFactory(team=team, environment=Environment.STAGING)
     plan_services.plan_scope_add(plan=plan, servers=[staging], by=planner)
     _approve(plan, planner, approver)
-    # Testing's checks: a test procedure (missing yet) and staging servers.
-    assert services.scan_go_requests(NOW) == 0
+    # Testing waits for no go (its default entry checks have no go approval).
     Plan.objects.filter(pk=plan.pk).update(test_procedure="Run the smoke tests.")
+    assert services.scan_go_requests(NOW) == 0
+    _sign_off_testing(plan, planner, approver)
+    # Deployment is next: its checks but the go itself (a rollback plan, missing
+    # yet) must pass before its approvers are asked.
+    assert services.scan_go_requests(NOW) == 0
+    Plan.objects.filter(pk=plan.pk).update(rollback_plan="Reinstall the previous kernel.")
     assert services.scan_go_requests(NOW) == 1
+    deployment = plan.milestones.get(name="deployment")
     row = _rows(Kind.GO_REQUESTED).get()
-    assert row.recipient == approver and row.object_id == plan.milestones.get(name="testing").pk
+    assert row.recipient == approver and row.object_id == deployment.pk
     # Asked once: later scans leave it, without computing readiness again
     # (2 queries: the plans' next open milestones, which were asked about).
     with django_assert_max_num_queries(2):
         assert services.scan_go_requests(NOW + timedelta(minutes=1)) == 0
     services.notification_deliver(notification_id=row.pk)
     [message] = mail.outbox
-    assert message.subject == "Go requested: kernel upgrade: testing"
-    assert "The checks of testing in kernel upgrade pass now" in message.body
+    assert message.subject == "Go requested: kernel upgrade: deployment"
+    assert "The checks of deployment in kernel upgrade pass now" in message.body
     assert "You approve the go" in message.body
     html = message.alternatives[0][0]
-    assert "<strong>You approve the go</strong>" in html and "<strong>testing</strong>" in html
+    assert "<strong>You approve the go</strong>" in html and "<strong>deployment</strong>" in html
 
 
 def test_a_draft_plan_asks_for_no_go(frozen, team, planner):
@@ -108,18 +127,21 @@ def test_a_draft_plan_asks_for_no_go(frozen, team, planner):
     assert services.scan_go_requests(NOW) == 0
 
 
-def test_signing_off_a_milestone_gives_the_next_ones_go(frozen, team, planner, approver, engineer):
-    plan = _plan(team, planner, milestones=("assessment", "deployment"))
-    plan_services.plan_scope_add(
-        plan=plan, servers=[factories.ServerFactory(team=team)], by=planner
-    )
+def test_the_go_given_by_the_milestones_approvers_tells_the_plans_people(
+    frozen, team, planner, approver, engineer
+):
+    plan = _plan(team, planner, rollback_plan="Reinstall the previous kernel.")
     deployment = plan.milestones.get(name="deployment")
     factories.TaskFactory(plan=plan, milestone=deployment, assignee=engineer)
     _approve(plan, planner, approver)
+    _sign_off_testing(plan, planner, approver)
+    # Signing off the milestone before is not the go: deployment's approvers give it.
+    assert not _rows(Kind.GO_GIVEN).exists()
     signoff_services.signoff_give(
-        milestone=plan.milestones.get(name="assessment"),
+        milestone=deployment,
         by=approver,
         decision=SignOffDecision.APPROVE,
+        stage=SignOffStage.ENTRY,
     )
     people = set(_rows(Kind.GO_GIVEN).values_list("recipient", flat=True))
     assert people == {planner.pk, engineer.pk}  # the plan's people, not the approver
@@ -129,8 +151,8 @@ def test_signing_off_a_milestone_gives_the_next_ones_go(frozen, team, planner, a
 def test_starting_a_window_before_its_time_tells_the_plans_people(
     frozen, team, planner, engineer, approver
 ):
-    plan = _plan(team, planner, milestones=("deployment",))
-    deployment = plan.milestones.get()
+    plan = _plan(team, planner, rollback_plan="Reinstall the previous kernel.")
+    deployment = plan.milestones.get(name="deployment")
     factories.TaskFactory(plan=plan, milestone=deployment, assignee=engineer)
     on_time = factories.WindowFactory(
         plan=plan, milestone=deployment, starts_at=NOW - timedelta(minutes=1)
@@ -138,9 +160,22 @@ def test_starting_a_window_before_its_time_tells_the_plans_people(
     early = factories.WindowFactory(
         plan=plan, milestone=deployment, starts_at=NOW + timedelta(hours=2)
     )
+    _approve(plan, planner, approver)
+    _sign_off_testing(plan, planner, approver)
+    signoff_services.signoff_give(
+        milestone=deployment,
+        by=approver,
+        decision=SignOffDecision.APPROVE,
+        stage=SignOffStage.ENTRY,
+    )
     execution_services.window_start(window=on_time, by=engineer)
     assert not _rows(Kind.WORK_STARTED_EARLY).exists()
-    execution_services.window_start(window=early, by=engineer)
+    # Two hours early: refused unless confirmed, and nobody hears of a refusal.
+    with pytest.raises(ValidationError) as refused:
+        execution_services.window_start(window=early, by=engineer)
+    assert refused.value.code == "early"
+    assert not _rows(Kind.WORK_STARTED_EARLY).exists()
+    execution_services.window_start(window=early, by=engineer, confirm_early=True)
     assert set(_rows(Kind.WORK_STARTED_EARLY).values_list("recipient", flat=True)) == {planner.pk}
 
 

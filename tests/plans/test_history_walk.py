@@ -30,6 +30,7 @@ from plans.services import (
     plans,
     raci,
     review,
+    schedules,
     signoff,
     tasks,
     windows,
@@ -49,6 +50,7 @@ MODULES = [
     plans,
     raci,
     review,
+    schedules,
     signoff,
     tasks,
     windows,
@@ -63,6 +65,7 @@ NO_HISTORY = {
     "gates.window_is_early": "reads",
     "gates.window_require_may_start": "reads",
     "plans.mentions_in": "pure",
+    "plans.package_targets_clean": "pure",
     "plans.packages_clean": "pure",
     "plans.reference_parse": "pure",
     "plans.references_parse": "pure",
@@ -142,6 +145,9 @@ def _rolled_back(w):
 SCENARIOS = {
     "evidence.backup_record_create": lambda w: evidence.backup_record_create(
         plan=w["plan"], server=w["servers"][0], what="x", location="y", by=w["engineer"]
+    ),
+    "evidence.backup_records_create": lambda w: evidence.backup_records_create(
+        plan=w["plan"], servers=w["servers"], what="x", location="y", by=w["engineer"]
     ),
     "evidence.testrun_create": lambda w: evidence.testrun_create(
         plan=w["plan"], result="pass", by=w["engineer"]
@@ -235,6 +241,18 @@ SCENARIOS = {
     "review.plan_lessons_update": lambda w: review.plan_lessons_update(
         plan=w["plan"], lessons_learned="Learned", by=w["owner"]
     ),
+    "schedules.schedule_create": lambda w: schedules.schedule_create(
+        template=w["template"],
+        frequency="weekly",
+        weekday=1,
+        starts_on=timezone.localdate(),
+        by=w["owner"],
+    ),
+    "schedules.occurrence_create": lambda w: schedules.occurrence_create(
+        schedule=w["schedule"], occurs_on=timezone.localdate() + timedelta(days=3)
+    ),
+    # Weekly with seven lead days: one occurrence is always due.
+    "schedules.schedules_run": lambda w: schedules.schedules_run(now=timezone.now()),
     "signoff.signoff_give": lambda w: signoff.signoff_give(
         milestone=milestone(w["plan"], "deployment"),
         by=w["approver"],
@@ -365,12 +383,33 @@ def _other_window(w):
     w["other_window"] = make_window(other, servers, w["owner"])
 
 
+def _template(w):
+    w["template"] = plans.plan_save_as_template(
+        plan=w["plan"], title="Weekly", review_by=None, by=w["owner"]
+    )
+
+
+def _schedule(w):
+    _template(w)
+    w["schedule"] = schedules.schedule_create(
+        template=w["template"],
+        frequency="weekly",
+        weekday=timezone.localdate().weekday(),
+        starts_on=timezone.localdate(),
+        lead_days=7,
+        by=w["owner"],
+    )
+
+
 # Set-up a scenario needs before the measured call (run outside the capture).
 SETUP = {
     "execution.window_finish": _start,
     "log.log_entry_edit": _log,
     "raci.planrole_remove": _informed,
     "gates.window_override_gate": _other_window,
+    "schedules.schedule_create": _template,
+    "schedules.occurrence_create": _schedule,
+    "schedules.schedules_run": _schedule,
 }
 
 
