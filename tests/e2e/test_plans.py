@@ -88,7 +88,7 @@ def test_plan_document_workflow_comments_and_conflict(
     page.locator("#milestones").get_by_role("button", name="Add").click()
     expect(page.get_by_test_id("milestone-row")).to_have_count(5)
     page.get_by_role("button", name="Move verification up").click()
-    expect(page.get_by_test_id("milestone-row").nth(3)).to_contain_text("Verification")
+    expect(page.get_by_test_id("milestone-row").nth(3)).to_contain_text("verification")
     page.get_by_role("link", name="Edit verification").click()
     page.get_by_label("Starts").fill("2030-02-01")
     page.get_by_label("Due").fill("2030-02-03")

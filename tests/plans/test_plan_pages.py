@@ -392,7 +392,7 @@ def test_milestones_add_rename_reorder_remove(client_for, planner, plan):
         {"name": "verification", "starts_on": "2030-01-05", "due_on": "2030-01-06"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 200 and "Verification" in response.content.decode()
+    assert response.status_code == 200 and "verification" in response.content.decode()
     names = lambda: list(plan.milestones.order_by("position").values_list("name", flat=True))  # noqa: E731
     assert names()[-1] == "verification"
     added = plan.milestones.get(name="verification")

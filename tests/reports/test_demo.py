@@ -22,6 +22,9 @@ pytestmark = pytest.mark.usefixtures("frozen_now")
 def test_demo_history_fills_every_chart(db):
     call_command("seed_demo", stdout=io.StringIO())
     team = Team.objects.get(slug="demo")
+    # The history is loaded once: a second load doubled every past plan and window.
+    history = Plan.objects.filter(team=team, title="Kernel 6.1 upgrade")
+    assert history.count() == 1
     today = timezone.localdate()
     p = selectors.period(today - timedelta(days=180), today, team.tzinfo)
 

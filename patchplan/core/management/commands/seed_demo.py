@@ -92,6 +92,7 @@ class Command(BaseCommand):
         db = [s for s in servers if s.hostname.startswith("db")]
         self._plans(team, people, today, web, db)
         demo_history_load(team=team)
+        demo_advisories_load()
 
     def _servers(self, team, people) -> list:
         """Six hosts of each kind: five in production and one on staging (web-stg-26,
@@ -239,8 +240,6 @@ class Command(BaseCommand):
         for plan in (openssl, pg):
             self._roles(plan, people)
         self._evidence(openssl, people, web, staging_window)
-        demo_history_load(team=team)
-        demo_advisories_load()
 
     def _roles(self, plan, people):
         PlanRole.objects.bulk_create(
