@@ -128,7 +128,7 @@ def test_plan_document_workflow_comments_and_conflict(
     # A stale edit: the planner's form was loaded before someone else saved.
     page.goto(f"{url}/plans/{plan.pk}/edit/")
     fresh = Plan.objects.get(pk=plan.pk)
-    services.plan_update(plan=fresh, version=fresh.version, by=approver, objective="Theirs")
+    services.plan_update(plan=fresh, by=approver, objective="Theirs")
     page.get_by_label("Objective").fill("Mine")
     page.get_by_role("button", name="Save plan").click()
     expect(page.get_by_test_id("conflict")).to_be_visible()
