@@ -53,6 +53,10 @@ def _section_key(plan_id: int, section: str) -> str:
     return f"plan:{plan_id}:sec:{section}"
 
 
+def _by_key(plan_id: int, section: str) -> str:
+    return f"plan:{plan_id}:sec:{section}:by"
+
+
 def _here_key(plan_id: int, user_id: int) -> str:
     return f"plan:{plan_id}:here:{user_id}"
 
@@ -66,48 +70,58 @@ def _roster_key(plan_id: int) -> str:
 _KEEP = 60 * 60 * 24
 
 
+def _incr(key: str) -> int:
+    cache.add(key, 0, _KEEP)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, _KEEP)
+        return 1
+
+
 def revision(plan_id: int) -> int:
     """The plan's change counter; 0 when the cache has none (never changed, or lost)."""
     return cache.get(_rev_key(plan_id)) or 0
 
 
+def section_revisions(plan_id: int) -> dict[str, dict]:
+    """Each section's own change counter and who changed it last."""
+    keys = [k for s in SECTIONS for k in (_section_key(plan_id, s), _by_key(plan_id, s))]
+    found = cache.get_many(keys)
+    return {
+        s: {
+            "rev": found.get(_section_key(plan_id, s), 0),
+            "by": found.get(_by_key(plan_id, s), ""),
+        }
+        for s in SECTIONS
+    }
+
+
 def sections_changed(*, plan_id: int, fields, by) -> None:
-    """After the transaction commits: bump the counter and note each section the
-    fields belong to, with who changed it."""
+    """After the transaction commits: bump the counter of each section the fields
+    belong to, then the plan's. In that order, a poll that sees the plan's counter
+    move also sees every section counter that moved before it."""
     sections = sorted({SECTION_OF_FIELD[f] for f in fields if f in SECTION_OF_FIELD})
     if not sections:
         return
     name = getattr(by, "display_name", "") or getattr(by, "username", "")
 
     def bump() -> None:
-        cache.add(_rev_key(plan_id), 0, _KEEP)
-        try:
-            rev = cache.incr(_rev_key(plan_id))
-        except ValueError:  # expired between add and incr
-            cache.set(_rev_key(plan_id), 1, _KEEP)
-            rev = 1
-        cache.set_many(
-            {_section_key(plan_id, s): {"rev": rev, "by": name} for s in sections}, _KEEP
-        )
+        for s in sections:
+            cache.set(_by_key(plan_id, s), name, _KEEP)
+            _incr(_section_key(plan_id, s))
+        _incr(_rev_key(plan_id))
 
     transaction.on_commit(bump)
 
 
-def changes_since(*, plan_id: int, since: int) -> tuple[int, list[dict] | None]:
-    """(current counter, changed sections since `since`); None as the list means
-    "unknown, reload them all" (the counter was lost or went backwards)."""
+def changes_since(*, plan_id: int, since: int) -> tuple[int, dict | None, bool]:
+    """(the plan's counter, every section's counter when it moved from `since` else
+    None, whether it was lost: went back or vanished, so pages reload everything)."""
     rev = revision(plan_id)
     if rev == since:
-        return rev, []
-    if rev < since or rev == 0:
-        return rev, None
-    found = cache.get_many([_section_key(plan_id, s) for s in SECTIONS])
-    changed = []
-    for s in SECTIONS:
-        entry = found.get(_section_key(plan_id, s))
-        if entry and entry["rev"] > since:
-            changed.append({"section": s, "by": entry["by"]})
-    return rev, changed
+        return rev, None, False
+    return rev, section_revisions(plan_id), rev < since or rev == 0
 
 
 # --- presence ---------------------------------------------------------------------

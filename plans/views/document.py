@@ -187,15 +187,19 @@ def plan_section(request: HttpRequest, plan_id: int, section: str) -> HttpRespon
 @require_safe
 def plan_live(request: HttpRequest, plan_id: int) -> HttpResponse:
     """The open plan page's poll: 204 when nothing changed since `rev` and the people
-    here are still those of `here`; otherwise the counter, the sections changed
-    (null: reload them all) and who else is here, editing what."""
-    plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
+    here are still those of `here`; otherwise the counter, each section's counter
+    when it moved (the page refreshes those that differ from what it shows; `lost`:
+    all of them) and who else is here, editing what. Besides every
+    request's session, user and team, one query (the access check) and cache reads."""
+    plan = selectors.plan_access_for_user(user=request.user, plan_id=plan_id)
     since = request.GET.get("rev", "")
     since = int(since) if since.isdecimal() and len(since) < 12 else -1
     live.here(plan_id=plan.pk, user=request.user, editing=request.GET.get("editing", ""))
     people = live.present(plan_id=plan.pk, exclude_user_id=request.user.pk)
     tag = live.presence_tag(people)
-    rev, changed = live.changes_since(plan_id=plan.pk, since=since)
-    if changed == [] and tag == request.GET.get("here", ""):
+    rev, sections, lost = live.changes_since(plan_id=plan.pk, since=since)
+    if sections is None and tag == request.GET.get("here", ""):
         return HttpResponse(status=204)
-    return JsonResponse({"rev": rev, "changed": changed, "here": people, "here_tag": tag})
+    return JsonResponse(
+        {"rev": rev, "sections": sections, "lost": lost, "here": people, "here_tag": tag}
+    )

@@ -202,6 +202,7 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     # The live counter before the plan: a save between the two reads is then fetched
     # by the page's first poll rather than missed.
     live_rev = live.revision(plan_id)
+    live_sections = {s: v["rev"] for s, v in live.section_revisions(plan_id).items()}
     plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
     context = {
         **selectors.plan_page(plan=plan, user=request.user),
@@ -216,6 +217,7 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "sections": live.SECTIONS,
         # The counter the page's poll starts from: changes after it are fetched.
         "live_rev": live_rev,
+        "live_sections": live_sections,
     }
     if plan.is_template:
         from plans.forms.schedules import ScheduleForm

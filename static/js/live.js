@@ -10,6 +10,8 @@
   var url = box.dataset.liveUrl;
   var me = box.dataset.me || "";
   var rev = box.dataset.rev || "0";
+  // Each section's counter as this page shows it; a section whose counter moved is refetched.
+  var known = JSON.parse(document.getElementById("live-sections").textContent);
   var hereTag = "";
   var busy = false;
   var every = parseInt(box.dataset.every || "1500", 10);
@@ -20,7 +22,9 @@
   }
 
   function refresh(section) {
-    return window.htmx.ajax("GET", section.dataset.sectionUrl, { target: section, swap: "outerHTML" });
+    // The section is the request's source too: htmx queues requests per source, and
+    // with one shared source (the default, body) it would drop all but the last.
+    return window.htmx.ajax("GET", section.dataset.sectionUrl, { source: section, target: section, swap: "outerHTML" });
   }
 
   function markChanged(section, by) {
@@ -31,16 +35,13 @@
     note.hidden = false;
   }
 
-  function applyChanges(changed) {
-    var sections = document.querySelectorAll("[data-section]");
-    sections.forEach(function (section) {
-      var entry = null;
-      if (changed === null) {
-        entry = { section: section.dataset.section, by: "" };
-      } else {
-        changed.forEach(function (c) { if (c.section === section.dataset.section) { entry = c; } });
-      }
-      if (!entry) { return; }
+  function applyChanges(sections, lost) {
+    Object.keys(sections).forEach(function (name) {
+      var entry = sections[name];
+      if (!lost && known[name] === entry.rev) { return; }
+      known[name] = entry.rev;
+      var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
+      if (!section) { return; }
       if (section.classList.contains("is-editing")) {
         if (entry.by !== me) { markChanged(section, entry.by); }
       } else {
@@ -78,11 +79,10 @@
       })
       .then(function (data) {
         if (!data) { return; }
-        var changed = String(data.rev) !== String(rev) ? data.changed : [];
         rev = String(data.rev);
         hereTag = data.here_tag;
         showPresence(data.here);
-        if (changed === null || changed.length) { applyChanges(changed); }
+        if (data.sections) { applyChanges(data.sections, data.lost); }
       })
       .catch(function () { /* the next poll tries again (a restart, a dropped line) */ })
       .finally(function () { busy = false; });
@@ -101,11 +101,27 @@
         shown.dataset.sectionSaved = "";
         shown.className = "border rounded p-2 mb-2 bg-body-tertiary small";
         shown.replaceChildren();
-        saved.querySelectorAll(".md, ul, p").forEach(function (el) {
-          if (!el.closest("[data-section-changed]")) { shown.appendChild(el.cloneNode(true)); }
+        var title = document.createElement("div");
+        title.className = "fw-semibold";
+        title.textContent = "Saved now:";
+        shown.appendChild(title);
+        // The rendered section without its heading row and its "changed" note.
+        Array.prototype.slice.call(saved.children, 2).forEach(function (el) {
+          shown.appendChild(el.cloneNode(true));
         });
         button.closest("[data-section-changed]").after(shown);
       });
+  });
+
+  // Opening or closing an editor is said at once, not at the next tick: others see
+  // "X is editing ..." without waiting a full interval more.
+  var lastEditing = editingSection();
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var now = editingSection();
+    if (now !== lastEditing) {
+      lastEditing = now;
+      if (busy) { setTimeout(poll, 200); } else { poll(); }
+    }
   });
 
   setInterval(poll, every);

@@ -163,11 +163,11 @@ def test_a_save_marks_its_sections_changed_for_open_pages(
     rev = live.revision(plan.pk)
     with django_capture_on_commit_callbacks(execute=True):
         services.plan_update(plan=_loaded(plan), by=planner, rollback_plan="New", objective="New")
-    new_rev, changed = live.changes_since(plan_id=plan.pk, since=rev)
-    assert new_rev == rev + 1
-    assert {c["section"] for c in changed} == {"rollback_plan", "objective"}
-    assert {c["by"] for c in changed} == {planner.display_name}
-    assert live.changes_since(plan_id=plan.pk, since=new_rev) == (new_rev, [])
+    new_rev, sections, lost = live.changes_since(plan_id=plan.pk, since=rev)
+    assert (new_rev, lost) == (rev + 1, False)
+    moved = {name: entry["by"] for name, entry in sections.items() if entry["rev"]}
+    assert moved == {"rollback_plan": planner.display_name, "objective": planner.display_name}
+    assert live.changes_since(plan_id=plan.pk, since=new_rev) == (new_rev, None, False)
 
 
 def test_a_save_that_writes_nothing_changes_nothing(
