@@ -11,7 +11,7 @@
   var me = box.dataset.me || "";
   var rev = box.dataset.rev || "0";
   // Each section's counter as this page shows it; a section whose counter moved is refetched.
-  var known = JSON.parse(document.getElementById("live-sections").textContent);
+  var known = JSON.parse(box.dataset.sections || "{}");
   var hereTag = "";
   var busy = false;
   var every = parseInt(box.dataset.every || "1500", 10);
