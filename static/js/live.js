@@ -15,6 +15,10 @@
   var hereTag = "";
   var busy = false;
   var every = parseInt(box.dataset.every || "1500", 10);
+  // The page's words, translated by the template: NAME and SECTION are filled in here.
+  function say(key, name, section) {
+    return (box.dataset[key] || "").replace("NAME", name || "").replace("SECTION", section || "");
+  }
 
   function editingSection() {
     var open = document.querySelector("[data-section].is-editing");
@@ -30,8 +34,7 @@
   function markChanged(section, by) {
     var note = section.querySelector("[data-section-changed]");
     if (!note) { return; }
-    note.querySelector("[data-section-changed-text]").textContent =
-      by ? "Changed by " + by + " since you started editing:" : "Changed since you started editing:";
+    note.querySelector("[data-section-changed-text]").textContent = say("tChanged", by || "?");
     note.hidden = false;
   }
 
@@ -60,10 +63,10 @@
       var badge = document.createElement("span");
       badge.className = "badge rounded-pill text-bg-light border me-1";
       badge.dataset.testid = "present";
-      badge.textContent = p.editing ? p.name + " is editing " + p.editing_label.toLowerCase() : p.name + " is here";
+      badge.textContent = p.editing ? say("tEditing", p.name, p.editing_label.toLowerCase()) : say("tHere", p.name);
       list.appendChild(badge);
       var where = p.editing && document.querySelector("[data-section=\"" + CSS.escape(p.editing) + "\"] [data-section-editors]");
-      if (where) { where.textContent = p.name + " is editing"; }
+      if (where) { where.textContent = say("tEditingShort", p.name); }
     });
   }
 
@@ -103,7 +106,7 @@
         shown.replaceChildren();
         var title = document.createElement("div");
         title.className = "fw-semibold";
-        title.textContent = "Saved now:";
+        title.textContent = say("tSaved");
         shown.appendChild(title);
         // The rendered section without its heading row and its "changed" note.
         Array.prototype.slice.call(saved.children, 2).forEach(function (el) {
