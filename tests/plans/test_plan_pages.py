@@ -594,3 +594,28 @@ def test_activity_shows_the_latest_50_and_all_on_request(client_for, planner, pl
     body = client.get(f"/plans/{plan.pk}/activity/", {"all": "1"}).content.decode()
     assert body.count("activity-comment") == 60 and "activity-more" not in body
     assert "activity/?all=1" in body  # polling keeps showing everything
+
+
+def test_keep_mine_from_the_full_page_merge_view_writes_only_that_field(
+    client_for, planner, admin, plan
+):
+    loaded = _edit_post(plan)
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, objective="Theirs")
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, rollback_plan="Theirs too")
+    client = client_for(planner)
+    page = client.post(f"/plans/{plan.pk}/edit/", {**loaded, "objective": "Mine"})
+    assert page.status_code == 409
+    body = page.content.decode()
+    # The merge view's "keep mine" is a plain form (no htmx on this page): mine, theirs as base.
+    assert f'action="/plans/{plan.pk}/doc/objective/"' in body and "hx-post" not in body
+    response = client.post(
+        f"/plans/{plan.pk}/doc/objective/", {"objective": "Mine", "base-objective": "Theirs"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/plans/{plan.pk}/#section-objective"
+    fresh = Plan.objects.get(pk=plan.pk)
+    assert (fresh.objective, fresh.rollback_plan, fresh.success_criteria) == (
+        "Mine",
+        "Theirs too",
+        "",
+    )
