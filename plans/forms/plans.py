@@ -37,7 +37,8 @@ class MembersChoiceField(forms.ModelMultipleChoiceField):
 
 
 class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
-    """The plan document. `version` is the version the form was loaded from."""
+    """The plan document, whole or one section (`only`: its field names). Bound with
+    prefix="base" and rendered hidden, it carries the values the editor started from."""
 
     owner = MemberChoiceField(
         label=_("Owner"),
@@ -57,7 +58,6 @@ class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
             "One a line: CVE-2024-3094, DSA-5678-1, USN-6543-1, RHSA-2024:1234, or a link."
         ),
     )
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Plan
@@ -88,7 +88,7 @@ class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
             "review_by": forms.DateInput(attrs=DATE_WIDGET),
         }
 
-    def __init__(self, *args, team_id: int, is_template: bool = False, **kwargs):
+    def __init__(self, *args, team_id: int, is_template: bool = False, only=None, **kwargs):
         instance = kwargs.get("instance")
         initial = kwargs.setdefault("initial", {})
         if instance is not None and instance.pk:
@@ -97,7 +97,6 @@ class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
                 "references",
                 "\n".join(r.identifier or r.url for r in instance.references.all()),
             )
-            initial.setdefault("version", instance.version)
         super().__init__(*args, **kwargs)
         # Limits a posted owner id to this team: another team's person is "not a valid choice".
         self.fields["owner"].queryset = _member_queryset(team_id)
@@ -113,6 +112,9 @@ class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
             self.fields[name].help_text = TEXT_HELP
         if not is_template:
             del self.fields["review_by"]
+        if only is not None:
+            for name in set(self.fields) - set(only):
+                del self.fields[name]
 
     def clean_packages(self) -> list[str]:
         return [p for p in re.split(r"[\s,]+", self.cleaned_data["packages"]) if p]
@@ -121,9 +123,7 @@ class PlanForm(SingleLineFieldsMixin, forms.ModelForm):
         return references_parse(self.cleaned_data["references"].splitlines())
 
     def service_fields(self) -> dict:
-        data = dict(self.cleaned_data)
-        data.pop("version", None)
-        return data
+        return dict(self.cleaned_data)
 
 
 class MilestoneAddForm(SingleLineFieldsMixin, forms.Form):

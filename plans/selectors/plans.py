@@ -100,6 +100,12 @@ def plan_get_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
     )
 
 
+def plan_access_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
+    """plan_get_for_user's access check alone, in one indexed query (the plan's id and
+    team): for the open page's poll, which runs every 1.5 s and shows no plan field."""
+    return get_for_user(Plan.objects.only("id", "team_id"), user=user, action=action, pk=plan_id)
+
+
 def milestone_get_for_user(*, user, milestone_id: int, action: str) -> Milestone:
     return get_for_user(
         Milestone.objects.select_related("plan__team"),

@@ -1,10 +1,13 @@
 """Writes to plans. Each service validates, saves in one transaction, and
 queues side effects for after the commit.
 
-Optimistic locking: an edit names the version it was loaded from and the save
-is a conditional `UPDATE ... WHERE version = loaded`; zero rows updated means
-someone saved first (`StaleEdit`, carrying the current row) or the object is
-gone (`Gone`). A stale save never re-creates a deleted row."""
+The plan document merges rather than refuses: a save carries, for each edited
+field, the value it had when the editor started, and only a field someone else
+changed meanwhile is a conflict (`plan_update`). Milestones keep optimistic
+locking: an edit names the version it was loaded from and the save is a
+conditional `UPDATE ... WHERE version = loaded`; zero rows updated means someone
+saved first (`StaleEdit`, carrying the current row) or the object is gone
+(`Gone`). A stale save never re-creates a deleted row."""
 
 from __future__ import annotations
 
@@ -240,32 +243,100 @@ def plan_create(
     return plan
 
 
-@transaction.atomic
-def plan_update(
-    *, plan: Plan, version: int, by, references: Sequence[Reference] | None = None, **fields
-) -> Plan:
-    """Save edited fields if the plan is still at `version`; StaleEdit/Gone otherwise."""
-    fields = _clean_fields(plan.team_id, dict(fields))
-    before = {name: getattr(plan, name) for name in fields}  # for the audit trail
-    rows = Plan.objects.filter(pk=plan.pk, version=version).update(
-        **fields, version=F("version") + 1, updated_at=timezone.now()
-    )
-    if not rows:
-        current = Plan.objects.filter(pk=plan.pk).select_related("owner").first()
-        if current is None:
-            raise Gone()
-        raise StaleEdit(current)
-    if references is not None:
-        before["references"] = [str(r) for r in plan.references.all()]
-        _references_replace(plan, references)
-    plan.refresh_from_db()
-    from plans.audit import audit_changes
+@dataclass(frozen=True)
+class FieldConflict:
+    """A field the user changed that someone else changed too since the editor
+    started: what it was then (`base`), the user's value and the saved one."""
 
-    after = {n: getattr(plan, n) for n in fields}
+    field: str
+    base: object
+    mine: object
+    theirs: object
+
+
+@dataclass
+class DocumentSave:
+    plan: Plan
+    saved: list[str]
+    conflicts: list[FieldConflict]
+
+
+def _comparable(name: str, value):
+    """A value as it reads to a person: line ends, outer blanks, models by id and
+    references by what was typed, so a form's base compares with the saved row."""
+    if value is None:
+        return ""
+    if name == "references":
+        return [getattr(r, "identifier", "") or r.url for r in value]
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").strip()
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+def _references_now(plan_id: int) -> list[PlanReference]:
+    return list(PlanReference.objects.filter(plan_id=plan_id).order_by("pk"))
+
+
+@transaction.atomic
+def plan_update(*, plan: Plan, by, base: dict | None = None, **fields) -> DocumentSave:
+    """Save the fields the user changed: each edited field comes with `base`, the value
+    it had when the editor started. A field whose value equals its base was not
+    changed and is not written. A changed field is written if nobody else changed it
+    since (the saved value still equals the base, or already equals the user's); one
+    someone else changed is a `FieldConflict`, left as they saved it, while the other
+    fields are saved. `references` compare and save as one field. Gone if deleted.
+    Without `base` (code, not a person's editor) the `plan` as the caller loaded it
+    is what it started from."""
+    fields = dict(fields)
+    references = fields.pop("references", None)
+    fields = _clean_fields(plan.team_id, fields)
     if references is not None:
-        after["references"] = [str(r) for r in plan.references.all()]
-    audit_changes(plan=plan, obj=None, before=before, after=after, by=by)
-    return plan
+        fields["references"] = list(references)
+    if base is None:
+        base = {
+            n: list(plan.references.all()) if n == "references" else getattr(plan, n)
+            for n in fields
+        }
+    missing = set(fields) - set(base)
+    if missing:
+        raise ValueError(f"no base value for {sorted(missing)}")
+    # The row locked: two saves of one plan compare and write one after the other.
+    current = Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    if current is None:
+        raise Gone()
+    now_refs = _references_now(plan.pk) if "references" in fields else []
+    write: dict = {}
+    before: dict = {}
+    conflicts: list[FieldConflict] = []
+    for name, mine in fields.items():
+        theirs = now_refs if name == "references" else getattr(current, name)
+        was, mine_c, theirs_c = (_comparable(name, v) for v in (base[name], mine, theirs))
+        if mine_c in (was, theirs_c):
+            continue  # not changed by this user, or already what they want
+        if theirs_c != was:
+            conflicts.append(FieldConflict(name, base[name], mine, theirs))
+            continue
+        write[name] = mine
+        before[name] = [str(r) for r in theirs] if name == "references" else theirs
+    if write:
+        refs = write.pop("references", None)
+        Plan.objects.filter(pk=plan.pk).update(**write, updated_at=timezone.now())
+        if refs is not None:
+            _references_replace(current, refs)
+            write["references"] = refs
+    plan.refresh_from_db()
+    if write:
+        from plans import live
+        from plans.audit import audit_changes
+
+        after = {n: getattr(plan, n) for n in write if n != "references"}
+        if "references" in write:
+            after["references"] = [str(r) for r in _references_now(plan.pk)]
+        audit_changes(plan=plan, obj=None, before=before, after=after, by=by)
+        live.sections_changed(plan_id=plan.pk, fields=write, by=by)
+    return DocumentSave(plan=plan, saved=sorted(write), conflicts=conflicts)
 
 
 @transaction.atomic

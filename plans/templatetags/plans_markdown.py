@@ -20,6 +20,19 @@ def markdown_filter(value: str | None) -> SafeString:
     return mark_safe(render_markdown(value or ""))  # noqa: S308
 
 
+_DOCUMENT_TEXTS = frozenset(
+    {"backup_plan", "test_procedure", "rollback_plan", "communication_plan", "lessons_learned"}
+)
+
+
+@register.filter
+def document_text(plan, name: str) -> str:
+    """One of the plan document's texts by its field name (a section shows its own)."""
+    if name not in _DOCUMENT_TEXTS:
+        raise template.TemplateSyntaxError(f"not a document text: {name}")
+    return getattr(plan, name)
+
+
 # --- Markdown export -----------------------------------------------------------
 # A Markdown viewer renders raw HTML, so a title such as `<img src=x onerror=...>`
 # in a downloaded report would run there. Raw HTML can only start with `<`

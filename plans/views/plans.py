@@ -4,6 +4,7 @@ access selector, bind a form, call a service, render or redirect."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -26,7 +27,7 @@ from patchplan.teams.selectors import (
     role_in_team,
     user_can,
 )
-from plans import workflow, yaml_io
+from plans import live, workflow, yaml_io
 from plans.choices import PlanKind, PlanStatus, Risk
 from plans.forms.plans import (
     CommentForm,
@@ -199,6 +200,11 @@ def plan_scope_from_fleet(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
+    # The live counter before the plan: a save between the two reads is then fetched
+    # by the page's first poll rather than missed.
+    live_rev = live.revision(plan_id)
+    # As JSON in a data attribute: the CSP forbids inline <script>, data ones too.
+    live_sections = json.dumps({s: v["rev"] for s, v in live.section_revisions(plan_id).items()})
     plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
     context = {
         **selectors.plan_page(plan=plan, user=request.user),
@@ -210,6 +216,10 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "milestone_add_form": MilestoneAddForm(),
         "milestones_import_form": MilestonesImportForm(),
         "today": timezone.localdate(),
+        "sections": live.SECTIONS,
+        # The counter the page's poll starts from: changes after it are fetched.
+        "live_rev": live_rev,
+        "live_sections": live_sections,
     }
     if plan.is_template:
         from plans.forms.schedules import ScheduleForm
@@ -230,7 +240,7 @@ def plan_scope_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     return render(request, "plans/partials/_scope_rows.html", context)
 
 
-def _conflict(request, *, form, current, template="plans/plan_conflict.html", **extra):
+def _conflict(request, *, form, current, template, **extra):
     """A stale save: the current values beside the user's own, their input kept, and
     the form now carrying the current version (saving again overwrites knowingly)."""
     data = form.data.copy()
@@ -276,39 +286,36 @@ def _conflict(request, *, form, current, template="plans/plan_conflict.html", **
 
 @login_required
 def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The whole plan document on one page (without JavaScript, and for the title and
+    owner): saved like a section, only the fields the user changed, merging."""
+    from plans.views.document import document_save, merge_rows
+
     plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
     can_edit = user_can(user=request.user, team_id=plan.team_id, action=Action.EDIT_PLAN)
-    kwargs = {"team_id": plan.team_id, "is_template": plan.is_template, "instance": plan}
+    kwargs = {"team_id": plan.team_id, "is_template": plan.is_template}
     if request.method != "POST":
-        form = PlanForm(**kwargs)
-        return render(
-            request, "plans/plan_form.html", {"form": form, "plan": plan, "can_edit": can_edit}
-        )
+        form = PlanForm(instance=plan, **kwargs)
+        base_form = PlanForm(instance=plan, prefix="base", **kwargs)
+        context = {"form": form, "base_form": base_form, "plan": plan, "can_edit": can_edit}
+        return render(request, "plans/plan_form.html", context)
     check_team_action(user=request.user, team_id=plan.team_id, action=Action.EDIT_PLAN)
-    form = PlanForm(request.POST, **kwargs)
-    if form.is_valid():
-        fields = form.service_fields()
-        references = fields.pop("references")
-        try:
-            services.plan_update(
-                plan=plan,
-                version=form.cleaned_data["version"] or 0,
-                by=request.user,
-                references=references,
-                **fields,
-            )
-        except services.StaleEdit as stale:
-            kwargs["instance"] = stale.current
-            return _conflict(request, form=form, current=stale.current, **kwargs)
-        except services.Gone:
-            return render(request, "plans/plan_gone.html", {}, status=410)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Plan saved."))
-            return redirect("plan_detail", plan_id=plan.pk)
+    try:
+        form, result = document_save(request, plan, fields=list(live.SECTION_OF_FIELD))
+    except services.Gone:
+        return render(request, "plans/plan_gone.html", {}, status=410)
+    if result is not None and result.conflicts:
+        rows = merge_rows(result.plan, form, result.conflicts)
+        context = {"plan": result.plan, "rows": rows, "section": None, "mode": "merge"}
+        return render(request, "plans/plan_section_page.html", context, status=409)
+    if result is not None:
+        messages.success(request, _("Plan saved."))
+        return redirect("plan_detail", plan_id=plan.pk)
+    base_form = PlanForm(request.POST, prefix="base", **kwargs)
     return render(
-        request, "plans/plan_form.html", {"form": form, "plan": plan, "can_edit": True}, status=400
+        request,
+        "plans/plan_form.html",
+        {"form": form, "base_form": base_form, "plan": plan, "can_edit": True},
+        status=400,
     )
 
 

@@ -128,14 +128,15 @@ def test_plan_document_workflow_comments_and_conflict(
     # A stale edit: the planner's form was loaded before someone else saved.
     page.goto(f"{url}/plans/{plan.pk}/edit/")
     fresh = Plan.objects.get(pk=plan.pk)
-    services.plan_update(plan=fresh, version=fresh.version, by=approver, objective="Theirs")
+    services.plan_update(plan=fresh, by=approver, objective="Theirs")
     page.get_by_label("Objective").fill("Mine")
     page.get_by_role("button", name="Save plan").click()
-    expect(page.get_by_test_id("conflict")).to_be_visible()
-    expect(page.get_by_test_id("conflict-table")).to_contain_text("Theirs")
-    expect(page.get_by_label("Objective")).to_have_value("Mine")
-    shot(page, "plans-4-conflict")
-    page.get_by_role("button", name="Save mine over theirs").click()
+    # Only the field both changed is a conflict: theirs beside mine, and "keep mine".
+    merge = page.get_by_test_id("merge-objective")
+    expect(merge.get_by_test_id("merge-theirs")).to_have_text("Theirs")
+    expect(merge.get_by_test_id("merge-mine")).to_have_text("Mine")
+    shot(page, "plans-4-merge")
+    merge.get_by_role("button", name="Keep mine").click()
     expect(page.locator("#goals")).to_contain_text("Mine")
     shot(page, "plans-5-plan-page")
 

@@ -94,7 +94,7 @@ def test_plan_window_task_and_scope_changes_are_in_the_history(team, plan, owner
     from plans.services.tasks import task_create, task_set_status
     from plans.services.windows import window_cancel
 
-    plan_update(plan=plan, version=plan.version, by=owner, title="Upgrade PostgreSQL to 15.6")
+    plan_update(plan=plan, by=owner, title="Upgrade PostgreSQL to 15.6")
     servers = make_servers(team, plan, owner)
     window = make_window(plan, servers, owner)
     window_cancel(window=window, version=window.version, by=owner)

@@ -161,7 +161,7 @@ def test_a_staging_window_without_a_milestone_is_not_gated(plan, servers, owner,
 def test_a_testing_window_waits_for_the_test_procedure(plan, servers, owner, engineer):
     testing = milestone(plan, "testing")
     staging = make_window(plan, [servers[1]], owner, starts=NOW, milestone=testing)
-    plan_update(plan=plan, version=plan.version, by=owner, test_procedure="")
+    plan_update(plan=plan, by=owner, test_procedure="")
     with pytest.raises(ValidationError, match="Test procedure written"):
         run.window_start(window=staging, by=engineer)
 
@@ -295,6 +295,6 @@ def test_a_team_adds_a_check_from_the_catalogue(client_for, plan, servers, owner
     from plans.services.evidence import testrun_create
 
     testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
-    plan_update(plan=plan, version=plan.version, by=owner, rollback_plan="")
+    plan_update(plan=plan, by=owner, rollback_plan="")
     with pytest.raises(ValidationError, match="Rollback plan written"):
         signoff_give(milestone=testing, by=approver, decision="approve")

@@ -216,7 +216,6 @@ SCENARIOS = {
     ),
     "plans.plan_update": lambda w: plans.plan_update(
         plan=w["plan"],
-        version=w["plan"].version,
         by=w["owner"],
         title="Renamed",
         references=[plans.reference_parse("CVE-2024-1234")],

@@ -207,9 +207,7 @@ def test_scope_lists_environment_and_pending_updates_for_the_plans_packages(
     web = factories.ServerFactory(team=team, hostname="web-prd-01")
     stg = factories.ServerFactory(team=team, hostname="web-stg-01", environment=Environment.STAGING)
     services.plan_scope_add(plan=plan, servers=[web, stg], by=planner)
-    services.plan_update(
-        plan=plan, version=Plan.objects.get(pk=plan.pk).version, by=planner, packages=["openssl"]
-    )
+    services.plan_update(plan=plan, by=planner, packages=["openssl"])
     snap = InventorySnapshot.objects.create(
         server=web,
         taken_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
@@ -241,60 +239,122 @@ def test_scope_lists_environment_and_pending_updates_for_the_plans_packages(
 
 
 def _edit_post(plan, **overrides):
-    data = {
+    """The full edit form as loaded now: every field with its base (hidden) twin."""
+    loaded = {
         **PLAN_POST,
         "title": plan.title,
+        "kind": plan.kind,
+        "risk": plan.risk,
+        "objective": plan.objective,
+        "packages": " ".join(plan.packages),
         "owner": plan.owner_id,
-        "version": plan.version,
         "references": "",
     }
+    data = {**loaded, **{f"base-{k}": v for k, v in loaded.items()}}
     data.update(overrides)
     return data
 
 
-def test_edit_saves_and_bumps_the_version(client_for, planner, plan):
-    response = client_for(planner).post(f"/plans/{plan.pk}/edit/", _edit_post(plan, title="New"))
+def test_edit_saves_only_the_changed_fields(client_for, planner, admin, plan):
+    data = _edit_post(plan, title="New")
+    # Someone else's save of another field meanwhile is kept, not overwritten.
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, objective="Theirs")
+    response = client_for(planner).post(f"/plans/{plan.pk}/edit/", data)
     assert response.status_code == 302
     fresh = Plan.objects.get(pk=plan.pk)
-    assert (fresh.title, fresh.version) == ("New", plan.version + 1)
+    assert (fresh.title, fresh.objective) == ("New", "Theirs")
 
 
-def test_edit_form_carries_the_version(client_for, planner, plan):
+def test_edit_form_carries_the_values_it_started_from(client_for, planner, plan):
     page = client_for(planner).get(f"/plans/{plan.pk}/edit/").content.decode()
-    assert f'name="version" value="{plan.version}"' in page
+    assert f'name="base-title" value="{plan.title}"' in page
+    assert 'name="base-rollback_plan"' in page and 'name="version"' not in page
 
 
-def test_a_stale_edit_is_refused_showing_both_versions_and_keeping_input(
+def test_a_field_changed_meanwhile_gets_the_merge_view_and_the_rest_is_saved(
     client_for, planner, admin, plan
 ):
     loaded = _edit_post(plan)
-    services.plan_update(plan=plan, version=plan.version, by=admin, objective="Theirs wins")
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, objective="Theirs wins")
     response = client_for(planner).post(
-        f"/plans/{plan.pk}/edit/", {**loaded, "objective": "Mine is better"}
+        f"/plans/{plan.pk}/edit/", {**loaded, "objective": "Mine is better", "title": "Mine"}
     )
     assert response.status_code == 409
     body = response.content.decode()
-    assert "Theirs wins" in body and "Mine is better" in body
-    assert 'data-testid="conflict"' in body
-    # The form now carries the current version, so saving again overwrites knowingly.
-    assert f'name="version" value="{Plan.objects.get(pk=plan.pk).version}"' in body
-    assert Plan.objects.get(pk=plan.pk).objective == "Theirs wins"
-
-
-def test_a_stale_save_does_not_bring_back_a_deleted_plan(planner, plan):
-    stale = Plan.objects.get(pk=plan.pk)
-    services.plan_delete(plan=plan, by=planner)
-    with pytest.raises(services.Gone):
-        services.plan_update(plan=stale, version=stale.version, by=planner, title="Back?")
-    assert not Plan.objects.filter(pk=plan.pk).exists()
+    assert 'data-testid="merge-objective"' in body and "Theirs wins" in body
+    assert "Mine is better" in body and "Save mine over theirs" not in body
+    assert 'data-testid="merge-title"' not in body
+    fresh = Plan.objects.get(pk=plan.pk)
+    assert (fresh.objective, fresh.title) == ("Theirs wins", "Mine")
 
 
 def test_viewer_sees_edit_form_read_only_and_cant_post(client_for, viewer, outsider, plan):
     page = client_for(viewer).get(f"/plans/{plan.pk}/edit/")
     assert page.status_code == 200 and "<fieldset disabled>" in page.content.decode()
-    assert client_for(viewer).post(f"/plans/{plan.pk}/edit/", _edit_post(plan)).status_code == 403
-    assert client_for(outsider).post(f"/plans/{plan.pk}/edit/", _edit_post(plan)).status_code == 404
-    assert Plan.objects.get(pk=plan.pk).version == plan.version
+    data = _edit_post(plan, title="Not yours")
+    assert client_for(viewer).post(f"/plans/{plan.pk}/edit/", data).status_code == 403
+    assert client_for(outsider).post(f"/plans/{plan.pk}/edit/", data).status_code == 404
+    assert Plan.objects.get(pk=plan.pk).title == plan.title
+
+
+# --- sections in place ----------------------------------------------------------
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_section_edit_form_carries_its_fields_and_their_base(client_for, planner, plan):
+    response = client_for(planner).get(f"/plans/{plan.pk}/doc/objective/?edit=1", **HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert 'name="objective"' in body and 'name="base-objective"' in body
+    assert 'name="success_criteria"' in body and 'name="rollback_plan"' not in body
+
+
+def test_section_save_returns_the_rendered_section(client_for, planner, plan):
+    data = {"rollback_plan": "**Boot** the old kernel", "base-rollback_plan": ""}
+    response = client_for(planner).post(f"/plans/{plan.pk}/doc/rollback_plan/", data, **HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and "<strong>Boot</strong>" in body
+    assert 'id="section-rollback_plan"' in body and "<form" not in body
+    assert Plan.objects.get(pk=plan.pk).rollback_plan == "**Boot** the old kernel"
+
+
+def test_section_refusal_shows_at_the_field_inside_the_section(client_for, planner, plan):
+    data = {"references": "CVE-nope", "base-references": "", "packages": "", "base-packages": ""}
+    response = client_for(planner).post(f"/plans/{plan.pk}/doc/references/", data, **HX)
+    body = response.content.decode()
+    assert response.status_code == 400 and "is not a CVE id" in body
+    assert 'id="section-references"' in body and "<html" not in body
+
+
+def test_section_conflict_shows_the_merge_view_inside_the_section(client_for, planner, admin, plan):
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, objective="Theirs\nline 2")
+    data = {
+        "objective": "Mine",
+        "base-objective": "",
+        "success_criteria": "Saved anyway",
+        "base-success_criteria": "",
+    }
+    response = client_for(planner).post(f"/plans/{plan.pk}/doc/objective/", data, **HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="merge-objective"' in body
+    assert "Keep mine" in body and "Keep theirs" in body and "Save the merged text" in body
+    assert ">Theirs\nline 2\nMine</textarea>" in body  # both, to edit
+    fresh = Plan.objects.get(pk=plan.pk)
+    assert (fresh.objective, fresh.success_criteria) == ("Theirs\nline 2", "Saved anyway")
+
+
+def test_section_access(client_for, viewer, outsider, plan):
+    url = f"/plans/{plan.pk}/doc/objective/"
+    assert client_for(viewer).get(url, **HX).status_code == 200
+    assert client_for(viewer).get(url + "?edit=1", **HX).status_code == 403
+    assert client_for(viewer).post(url, {"objective": "x", "base-objective": ""}).status_code == 403
+    assert client_for(outsider).get(url, **HX).status_code == 404
+    assert (
+        client_for(outsider).post(url, {"objective": "x", "base-objective": ""}).status_code == 404
+    )
+    assert client_for(viewer).get(f"/plans/{plan.pk}/doc/header/").status_code == 404
+    assert Plan.objects.get(pk=plan.pk).objective == ""
 
 
 # --- delete -------------------------------------------------------------------
@@ -534,3 +594,28 @@ def test_activity_shows_the_latest_50_and_all_on_request(client_for, planner, pl
     body = client.get(f"/plans/{plan.pk}/activity/", {"all": "1"}).content.decode()
     assert body.count("activity-comment") == 60 and "activity-more" not in body
     assert "activity/?all=1" in body  # polling keeps showing everything
+
+
+def test_keep_mine_from_the_full_page_merge_view_writes_only_that_field(
+    client_for, planner, admin, plan
+):
+    loaded = _edit_post(plan)
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, objective="Theirs")
+    services.plan_update(plan=Plan.objects.get(pk=plan.pk), by=admin, rollback_plan="Theirs too")
+    client = client_for(planner)
+    page = client.post(f"/plans/{plan.pk}/edit/", {**loaded, "objective": "Mine"})
+    assert page.status_code == 409
+    body = page.content.decode()
+    # The merge view's "keep mine" is a plain form (no htmx on this page): mine, theirs as base.
+    assert f'action="/plans/{plan.pk}/doc/objective/"' in body and "hx-post" not in body
+    response = client.post(
+        f"/plans/{plan.pk}/doc/objective/", {"objective": "Mine", "base-objective": "Theirs"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/plans/{plan.pk}/#section-objective"
+    fresh = Plan.objects.get(pk=plan.pk)
+    assert (fresh.objective, fresh.rollback_plan, fresh.success_criteria) == (
+        "Mine",
+        "Theirs too",
+        "",
+    )

@@ -213,7 +213,7 @@ def test_a_milestone_of_another_name_has_no_checks(plan):
 
 
 def test_plan_update_keeps_checks_consistent(plan, owner):
-    plan_update(plan=plan, version=plan.version, by=owner, rollback_plan="")
+    plan_update(plan=plan, by=owner, rollback_plan="")
     plan.refresh_from_db()
     assert not check(plan, "deployment", "rollback_plan").passed
 

@@ -35,6 +35,7 @@ OBJECT_KWARGS = {
     "milestone_id": lambda w: w["milestone"].pk,
     "entry_id": lambda w: w["log_entry"].pk,
     "notification_id": lambda w: w["notification"].pk,
+    "section": lambda w: "objective",  # a plan document section's name (with plan_id)
 }
 
 # Patterns whose kwargs are not team objects, with the reason.

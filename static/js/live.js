@@ -1,0 +1,133 @@
+// The open plan page keeps up with others: every 1.5 s while the tab is visible it
+// asks the server whether anything changed since the counter it holds (an idle answer
+// is a bodiless 204), re-fetches only the sections others saved, and shows who else
+// has the plan open. A section with its editor open is never replaced: it says
+// "changed by NAME" and its "show" button puts the saved text beside the form.
+(function () {
+  "use strict";
+  var box = document.getElementById("plan-live");
+  if (!box || !window.fetch) { return; }
+  var url = box.dataset.liveUrl;
+  var me = box.dataset.me || "";
+  var rev = box.dataset.rev || "0";
+  // Each section's counter as this page shows it; a section whose counter moved is refetched.
+  var known = JSON.parse(box.dataset.sections || "{}");
+  var hereTag = "";
+  var busy = false;
+  var every = parseInt(box.dataset.every || "1500", 10);
+  // The page's words, translated by the template: NAME and SECTION are filled in here.
+  function say(key, name, section) {
+    return (box.dataset[key] || "").replace("NAME", name || "").replace("SECTION", section || "");
+  }
+
+  function editingSection() {
+    var open = document.querySelector("[data-section].is-editing");
+    return open ? open.dataset.section : "";
+  }
+
+  function refresh(section) {
+    // The section is the request's source too: htmx queues requests per source, and
+    // with one shared source (the default, body) it would drop all but the last.
+    return window.htmx.ajax("GET", section.dataset.sectionUrl, { source: section, target: section, swap: "outerHTML" });
+  }
+
+  function markChanged(section, by) {
+    var note = section.querySelector("[data-section-changed]");
+    if (!note) { return; }
+    note.querySelector("[data-section-changed-text]").textContent = say("tChanged", by || "?");
+    note.hidden = false;
+  }
+
+  function applyChanges(sections, lost) {
+    Object.keys(sections).forEach(function (name) {
+      var entry = sections[name];
+      if (!lost && known[name] === entry.rev) { return; }
+      known[name] = entry.rev;
+      var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
+      if (!section) { return; }
+      if (section.classList.contains("is-editing")) {
+        if (entry.by !== me) { markChanged(section, entry.by); }
+      } else {
+        refresh(section);
+      }
+    });
+  }
+
+  function showPresence(people) {
+    var list = box.querySelector("[data-presence-list]");
+    var none = box.querySelector("[data-presence-none]");
+    list.replaceChildren();
+    document.querySelectorAll("[data-section-editors]").forEach(function (el) { el.textContent = ""; });
+    none.hidden = people.length > 0;
+    people.forEach(function (p) {
+      var badge = document.createElement("span");
+      badge.className = "badge rounded-pill text-bg-light border me-1";
+      badge.dataset.testid = "present";
+      badge.textContent = p.editing ? say("tEditing", p.name, p.editing_label.toLowerCase()) : say("tHere", p.name);
+      list.appendChild(badge);
+      var where = p.editing && document.querySelector("[data-section=\"" + CSS.escape(p.editing) + "\"] [data-section-editors]");
+      if (where) { where.textContent = say("tEditingShort", p.name); }
+    });
+  }
+
+  function poll() {
+    if (busy || document.visibilityState !== "visible") { return; }
+    busy = true;
+    var query = "?rev=" + encodeURIComponent(rev) + "&here=" + encodeURIComponent(hereTag) +
+      "&editing=" + encodeURIComponent(editingSection());
+    fetch(url + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (response.status !== 200) { return null; }
+        return response.json();
+      })
+      .then(function (data) {
+        if (!data) { return; }
+        rev = String(data.rev);
+        hereTag = data.here_tag;
+        showPresence(data.here);
+        if (data.sections) { applyChanges(data.sections, data.lost); }
+      })
+      .catch(function () { /* the next poll tries again (a restart, a dropped line) */ })
+      .finally(function () { busy = false; });
+  }
+
+  // "show": the saved version beside the open editor, the typed text left alone.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-section-show]");
+    if (!button) { return; }
+    var section = button.closest("[data-section]");
+    fetch(section.dataset.sectionUrl, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var saved = new DOMParser().parseFromString(html, "text/html").querySelector("[data-section]");
+        var shown = section.querySelector("[data-section-saved]") || document.createElement("div");
+        shown.dataset.sectionSaved = "";
+        shown.className = "border rounded p-2 mb-2 bg-body-tertiary small";
+        shown.replaceChildren();
+        var title = document.createElement("div");
+        title.className = "fw-semibold";
+        title.textContent = say("tSaved");
+        shown.appendChild(title);
+        // The rendered section without its heading row and its "changed" note.
+        Array.prototype.slice.call(saved.children, 2).forEach(function (el) {
+          shown.appendChild(el.cloneNode(true));
+        });
+        button.closest("[data-section-changed]").after(shown);
+      });
+  });
+
+  // Opening or closing an editor is said at once, not at the next tick: others see
+  // "X is editing ..." without waiting a full interval more.
+  var lastEditing = editingSection();
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var now = editingSection();
+    if (now !== lastEditing) {
+      lastEditing = now;
+      if (busy) { setTimeout(poll, 200); } else { poll(); }
+    }
+  });
+
+  setInterval(poll, every);
+  document.addEventListener("visibilitychange", poll);
+  poll();
+})();
