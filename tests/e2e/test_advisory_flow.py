@@ -142,7 +142,6 @@ def test_from_advisory_to_closed_cve(
     plan.refresh_from_db()
     plan_update(
         plan=plan,
-        version=plan.version,
         by=planner,
         rollback_plan="Reinstall 3.0.19-1~deb12u2 from the local mirror.",
     )
