@@ -116,3 +116,40 @@ def test_a_team_picks_a_milestones_checks_from_the_catalogue(
     expect(page.get_by_text("Milestone saved.")).to_be_visible()
     testing.refresh_from_db()
     assert testing.exit_checks == ["staging_test", "rollback_plan"]
+
+
+def _tab_to(page, target, limit: int = 150) -> None:
+    """Press Tab (only Tab) until `target` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        if target.evaluate("e => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_a_server_goes_from_pending_to_verified_with_the_keyboard_alone(
+    page, live_server, login, shot, engineer, running
+):
+    """Issue 17: run mode is usable with the keyboard alone (no mouse click below)."""
+    plan, window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, engineer)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
+    row = _row(page, "db-staging-1")
+    status = row.get_by_test_id("exec-status")
+    expect(status).to_have_text("Pending")
+    for button, shown in (("In progress", "In progress"), ("Patched", "Patched")):
+        _tab_to(page, row.get_by_role("button", name=f"{button}: db-staging-1"))
+        page.keyboard.press("Enter")
+        expect(status).to_have_text(shown)
+    # No listing since the window started: Verified needs the reason, typed in place.
+    note = row.get_by_label("Why db-staging-1 counts as verified")
+    _tab_to(page, note)
+    page.keyboard.type("Checked by hand: staging runs the vendor's hotfix.")
+    _tab_to(page, row.get_by_role("button", name="Verified: db-staging-1"))
+    shot(page, "run-keyboard-before-verified")
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("Verified")
+    execution = ServerExecution.objects.get(window=window, server__hostname="db-staging-1")
+    assert execution.status == "verified"
+    assert execution.verification_note.startswith("Checked by hand")
