@@ -129,6 +129,7 @@ def run(args) -> None:
     from servers.inventory import inventory_import
     from servers.models import Server
     from servers.signals import inventory_imported
+    from servers.versions import version_key
 
     rng = random.Random(14)
     print(f"machine: {os.cpu_count()} cores; RSS before: {rss_mb():.0f} MB")
@@ -201,13 +202,18 @@ def run(args) -> None:
         )
         ids = [pk for (pk,) in Server.objects.filter(team=team).values_list("pk")]
         table = "servers_serverpackage"
+        # version_key as COPY's text form of bytea ("\\x" and hex), as the import stores it.
+        keys = {
+            v: "\\\\x" + version_key(v, family="deb").encode().hex()
+            for v in ("2.0-1", "2.1-1~deb12u1")
+        }
         for start in range(0, len(ids), 250):
             buf = io.StringIO()
             for sid in ids[start : start + 250]:
                 behind = set(rng.sample(range(args.packages), args.packages // 10))
                 for j, name in enumerate(names):
                     version = "2.0-1" if j in behind else "2.1-1~deb12u1"
-                    buf.write(f"{sid}\t{name}\tamd64\t{version}\tinstall\t\t\n")
+                    buf.write(f"{sid}\t{name}\tamd64\t{version}\tinstall\t\t\t{keys[version]}\n")
             buf.seek(0)
             cursor.copy_from(
                 buf,
@@ -220,6 +226,7 @@ def run(args) -> None:
                     "state",
                     "source_name",
                     "source_version",
+                    "version_key",
                 ],
             )
         cursor.execute(f"ANALYZE {table}")
