@@ -13,7 +13,9 @@ COPY (servers_bench.build_fleet: N servers x P packages, 20 pending updates each
 - CPU per request, queries and bytes: the same page through Django's test client in this
   process (median CPU time of --runs requests: the web side without PostgreSQL's time).
 The share of bare is each page's requests/s over the bare page's in the same run.
-Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow.
+Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow;
+--keep keeps the scratch database for the next run (build a big fleet once, measure it
+later on a quiet machine).
 """
 
 from __future__ import annotations
@@ -94,6 +96,14 @@ def machine() -> str:
     )
 
 
+def database_exists(name: str) -> bool:
+    from django.db import connection
+
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
 def build(args):
     """The data; returns (admin user, {page label: path})."""
     from django.db import connection
@@ -137,20 +147,38 @@ def build(args):
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    pages = {
+    return admin, page_paths(args, server_ids[0], big.pk)
+
+
+def reuse(args):
+    """A kept database's admin user and pages (see --keep), after its migrations."""
+    from django.core.management import call_command
+
+    from patchplan.accounts.models import User
+    from plans.models import Plan
+    from servers.models import Server
+
+    call_command("migrate", verbosity=0)
+    admin = User.objects.get(username="bench")
+    first_server = Server.objects.filter(team__slug="bench").order_by("pk").first()
+    big = Plan.objects.get(team__slug="bench", title__startswith="Big plan")
+    return admin, page_paths(args, first_server.pk, big.pk)
+
+
+def page_paths(args, server_id: int, plan_id: int) -> dict[str, str]:
+    return {
         "bare Django 50-row page": "/bench/bare/",
         "server list (50 rows)": "/servers/",
-        f"server page ({args.packages:,} packages)": f"/servers/{server_ids[0]}/",
+        f"server page ({args.packages:,} packages)": f"/servers/{server_id}/",
         'fleet search "openssl"': "/servers/fleet/?name=openssl",
         'fleet search "openssl" below 3.0.9': "/servers/fleet/?name=openssl&below=3.0.9",
         "plan list": "/plans/",
-        "plan page (reference size)": f"/plans/{big.pk}/",
+        "plan page (reference size)": f"/plans/{plan_id}/",
         "My tasks": "/plans/my-tasks/",
         "dashboard": "/",
         "calendar month": "/calendar/",
         "reports": "/reports/",
     }
-    return admin, pages
 
 
 def main() -> None:
@@ -161,6 +189,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--runs", type=int, default=20, help="requests for the CPU median")
     parser.add_argument("--only", default="", help="measure only pages whose label has this")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch database (<db>_pages_<servers>x<packages>) and reuse it next "
+        "time, migrated: build a 20,000-server fleet once, measure it when the machine is quiet",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("needs wrk: apt-get install -y wrk")
@@ -171,7 +205,8 @@ def main() -> None:
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         sys.exit("needs PostgreSQL: set DATABASE_URL=postgres://...")
     base = settings.DATABASES["default"]["NAME"]
-    settings.DATABASES["default"]["TEST"] = {"NAME": base + "_pages"}
+    scratch = base + (f"_pages_{args.servers}x{args.packages}" if args.keep else "_pages")
+    settings.DATABASES["default"]["TEST"] = {"NAME": scratch}
     django.setup()
 
     from django.db import connection
@@ -180,12 +215,25 @@ def main() -> None:
 
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    kept = args.keep and database_exists(scratch)
+    if kept:
+        connection.close()
+        connection.settings_dict["NAME"] = scratch
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
     gunicorn = None
     try:
         t0 = time.monotonic()
-        admin, pages = build(args)
-        print(f"data built in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        try:
+            admin, pages = reuse(args) if kept else build(args)
+        except BaseException:
+            # A half-built database must not be reused by the next --keep run.
+            connection.creation.destroy_test_db(scratch, verbosity=0)
+            raise
+        print(
+            f"data {'reused' if kept else 'built'} in {time.monotonic() - t0:.0f} s",
+            file=sys.stderr,
+        )
         pages = {k: v for k, v in pages.items() if args.only in k or k.startswith("bare")}
         client = Client()
         client.force_login(admin)
@@ -237,7 +285,8 @@ def main() -> None:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
             gunicorn.wait(timeout=30)
-        connection.creation.destroy_test_db(base + "_pages", verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(scratch, verbosity=0)
 
     bare = figures["bare Django 50-row page"]["rps"]
     load_after = os.getloadavg()
