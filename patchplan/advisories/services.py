@@ -103,8 +103,18 @@ def _flush(source: str, batch: dict[str, FeedRecord], existing: dict, touched: s
             touched.add(vid)
             links.append((record.pk, vid))
             packages.extend(
-                (record.pk, vid, release[:40], package[:200], status, fixed[:200], urgency[:30])
-                for release, package, status, fixed, urgency in rec.packages
+                (
+                    record.pk,
+                    vid,
+                    row.release[:40],
+                    row.package[:200],
+                    row.status,
+                    row.fixed[:200],
+                    row.urgency[:30],
+                    row.introduced[:200],
+                    row.last_affected[:200],
+                )
+                for row in rec.packages
             )
     _insert(
         AdvisoryRecord.vulnerabilities.through._meta.db_table,
@@ -121,6 +131,8 @@ def _flush(source: str, batch: dict[str, FeedRecord], existing: dict, touched: s
             "status",
             "fixed_version",
             "urgency",
+            "introduced",
+            "last_affected",
         ],
         packages,
     )
