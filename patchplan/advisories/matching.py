@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from servers.models import Server, ServerPackage
 from servers.releases import release_for_os
-from servers.versions import compare_versions
+from servers.versions import version_key
 
 from .choices import FixStatus, MatchStatus
 from .models import AffectedPackage, Match
@@ -68,16 +68,20 @@ def _vulnerable(
     tuples whose installed version lies in an advisory interval (AffectedPackage):
     one per (release, source, installed, vulnerability), a fix available winning
     over none, the highest fixed version over lower ones (two feeds that disagree)."""
-    cache: dict[tuple[str, str, str], int | None] = {}
+    # Sort keys (servers.versions.version_key) order like compare_versions, cost one
+    # parse per distinct version instead of two per pair, and compare as strings.
+    keys: dict[tuple[str, str], str] = {}
 
     def order(installed: str, other: str, family: str) -> int | None:
-        key = (installed, other, family)
-        if key not in cache:
-            try:
-                cache[key] = compare_versions(installed, other, family=family)
-            except ValueError:
-                cache[key] = None  # an unreadable version proves nothing
-        return cache[key]
+        a = keys.get((installed, family))
+        if a is None:
+            a = keys[(installed, family)] = version_key(installed, family=family)
+        b = keys.get((other, family))
+        if b is None:
+            b = keys[(other, family)] = version_key(other, family=family)
+        if not a or not b:
+            return None  # an unreadable version proves nothing
+        return (a > b) - (a < b)
 
     found: dict[tuple[str, str, str, int], tuple[str, str, str]] = {}
     for release, source, installed, vuln_id, status, fixed, family, introduced, last in rows:
@@ -102,20 +106,12 @@ def _vulnerable(
             continue
         key = (release, source, installed, vuln_id)
         best = found.get(key)
-        if best is None or _better(candidate, best, family):
+        # A fix beats no fix; of two fixes (feeds that disagree) the higher one.
+        if best is None or (
+            candidate[0] and (not best[0] or (order(candidate[0], best[0], family) or 0) > 0)
+        ):
             found[key] = (*candidate, family)
     return [(*key, fixed, status) for key, (fixed, status, _family) in found.items()]
-
-
-def _better(candidate: tuple[str, str], best: tuple[str, str, str], family: str) -> bool:
-    if not candidate[0]:
-        return False
-    if not best[0]:
-        return True
-    try:
-        return compare_versions(candidate[0], best[0], family=family) > 0
-    except ValueError:
-        return False
 
 
 @transaction.atomic
