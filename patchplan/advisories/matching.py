@@ -114,6 +114,11 @@ def _vulnerable(
     return [(*key, fixed, status) for key, (fixed, status, _family) in found.items()]
 
 
+# The steps match_servers reports through ``progress``: versions compared, matches
+# computed, written, the ones that no longer hold resolved.
+FLEET_STEPS = 4
+
+
 @transaction.atomic
 def match_servers(
     server_ids: list[int] | None = None, *, progress: Callable[[int, int], None] | None = None
@@ -160,7 +165,7 @@ def match_servers(
         )
         vulnerable = _vulnerable(cursor.fetchall())
         if progress:
-            progress(1, 2)
+            progress(1, FLEET_STEPS)
         _fill(
             cursor,
             "pp_match_vuln",
@@ -180,6 +185,8 @@ def match_servers(
                  AND v.version = {_VER}
             GROUP BY sp.server_id, s.team_id, v.vulnerability_id, v.source"""  # noqa: S608
         )
+        if progress:
+            progress(2, FLEET_STEPS)
         m = Match._meta.db_table
         cursor.execute(
             f"""INSERT INTO {m} (server_id, team_id, vulnerability_id, package,
@@ -200,6 +207,8 @@ def match_servers(
                OR {m}.status <> EXCLUDED.status""",  # noqa: S608
             [now],
         )
+        if progress:
+            progress(3, FLEET_STEPS)
         cursor.execute(
             f"""UPDATE {m} SET resolved_at = %s
             WHERE resolved_at IS NULL
@@ -213,7 +222,7 @@ def match_servers(
         for table in ("pp_match_scope", "pp_match_vuln", "pp_match_now"):
             cursor.execute(f"DROP TABLE {table}")
     if progress:
-        progress(2, 2)
+        progress(FLEET_STEPS, FLEET_STEPS)
     return count
 
 
