@@ -139,9 +139,15 @@ def vulnerability_selection_plan_fix(request: HttpRequest) -> HttpResponse:
     team = _team(request, Action.EDIT_PLAN)
     idents = [i.strip() for i in request.POST.getlist("ident") if i.strip()]
     filters = selectors.VulnerabilityFilters.from_query(QueryDict(request.POST.get("query", "")))
-    back = reverse("vulnerability_list")
-    query = urlencode({k: v for k, v in filters.__dict__.items() if v})
-    back = f"{back}?{query}" if query else back
+    if request.POST.get("server"):
+        # From a server page: back there (a server of this team, else 404).
+        server = server_get_for_user(user=request.user, server_id=_int(request.POST["server"]))
+        if server.team_id != team.pk:
+            raise Http404("No such server.")
+        back = reverse("server_detail", args=[server.pk])
+    else:
+        query = urlencode({k: v for k, v in filters.__dict__.items() if v})
+        back = reverse("vulnerability_list") + (f"?{query}" if query else "")
     # One more than allowed is enough for the service to refuse too many.
     idents = list(dict.fromkeys(idents))[: services.MAX_SELECTION + 1]
     found = selectors.vulnerabilities_by_ident(idents=idents)
@@ -156,6 +162,13 @@ def vulnerability_selection_plan_fix(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect(back)
     return _planned(request, plan)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise Http404("No such server.") from None
 
 
 def _planned(request: HttpRequest, plan) -> HttpResponse:
@@ -184,6 +197,9 @@ def server_vulnerabilities(request: HttpRequest, server_id: int) -> HttpResponse
             "matched": matched,
             "total": total,
             "release": server.effective_release,
+            "can_plan": user_can(
+                user=request.user, team_id=server.team_id, action=Action.EDIT_PLAN
+            ),
         },
     )
 

@@ -219,6 +219,27 @@ def test_a_bad_selection_is_refused_with_a_message(
     assert not Plan.objects.exists()
 
 
+def test_plan_the_fix_from_a_server_page(client_for, planner, fleet):
+    client = client_for(planner)
+    server = fleet["web-stg-01"]
+    section = client.get(reverse("server_vulnerabilities", args=[server.pk])).content.decode()
+    assert 'name="ident" value="CVE-2026-21001"' in section
+    url = reverse("vulnerability_selection_plan_fix")
+    refused = client.post(url, {"server": server.pk})
+    assert refused["Location"] == reverse("server_detail", args=[server.pk])
+    assert "Select at least one vulnerability" in client.get(refused["Location"]).content.decode()
+    response = client.post(url, {"server": server.pk, "ident": ["CVE-2026-21001"]})
+    plan = Plan.objects.get()
+    assert response["Location"] == reverse("plan_detail", args=[plan.pk])
+    # Every affected server of the team, not only the page's.
+    assert plan.servers.count() == 3
+    # Another team's server: 404, nothing planned.
+    theirs = client.post(url, {"server": fleet["theirs"].pk, "ident": ["CVE-2026-21001"]})
+    assert theirs.status_code == 404
+    assert client.post(url, {"server": "x", "ident": ["CVE-2026-21001"]}).status_code == 404
+    assert Plan.objects.count() == 1
+
+
 def test_selection_needs_a_planner_and_a_csrf_token(client, client_for, viewer, planner, fleet):
     from django.test import Client
 

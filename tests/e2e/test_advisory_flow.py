@@ -229,3 +229,13 @@ def test_plan_the_fix_for_selected_cves(
     assert plan.package_targets["zlib1g"] == "1:1.2.13.dfsg-1+deb12u1"
     assert plan.package_targets["libssl3"] == "3.0.22-1~deb12u2"
     assert plan.test_procedure.index("web-stg-01") < plan.test_procedure.index("web-prd-01")
+
+    # The same from a server page's open CVEs.
+    stg = Plan.objects.get().servers.get(hostname="web-stg-01")
+    page.goto(f"{url}/servers/{stg.pk}/")
+    section = page.get_by_test_id("server-vulnerabilities")
+    section.get_by_label("Select CVE-2026-30100 (bash)").check()
+    shot(page, "advisory-10-server-selection")
+    section.get_by_test_id("server-plan-selected").click()
+    expect(page.locator("h1")).to_contain_text("Fix CVE-2026-30100 (bash)")
+    assert Plan.objects.count() == 2
