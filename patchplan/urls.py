@@ -3,12 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from patchplan.core import views as core_views
+from patchplan.dashboard import views as dashboard_views
 
 urlpatterns = [
-    path("", core_views.dashboard, name="dashboard"),
+    path("", dashboard_views.dashboard, name="dashboard"),
     path("healthz", core_views.healthz, name="healthz"),
-    path("calendar/", core_views.calendar, name="calendar"),
-    path("dashboard/activity/", core_views.dashboard_activity, name="dashboard_activity"),
+    path("calendar/", dashboard_views.calendar, name="calendar"),
+    path("dashboard/activity/", dashboard_views.dashboard_activity, name="dashboard_activity"),
     path("accounts/", include("patchplan.accounts.urls")),
     path("team/", include("patchplan.teams.urls")),
     path("servers/", include("servers.urls")),

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from patchplan.accounts.models import User
-from patchplan.core.management.commands.seed_demo import DEMO_PASSWORD
+from patchplan.dashboard.management.commands.seed_demo import DEMO_PASSWORD
 from plans.models import Plan
 from plans.services.plans import plan_create
 from servers.choices import SnapshotSource
