@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patchplan.core.tokens import hash_token
 from patchplan.teams.models import Team
 
 from .inventory import ImportResult, InventoryRejected, inventory_import
-from .models import TOKEN_PREFIX, InventoryToken, Server, Tag, hash_token
+from .models import TOKEN_PREFIX, InventoryToken, Server, Tag
 
 __all__ = [
     "ImportResult",

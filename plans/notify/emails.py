@@ -18,14 +18,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patchplan.core.text import single_line
+from patchplan.notifications import selectors as outbox_selectors
+from patchplan.notifications.models import KIND_GROUP, Kind, Notification, Status
+from patchplan.notifications.services import (
+    IMMEDIATE_FOR_DIGEST,
+    Undeliverable,
+    stored_preference,
+    zone_for,
+)
 from plans.choices import Raci, TaskStatus
 from plans.models import Comment, MaintenanceWindow, Milestone, Plan, PlanRole, Task, WindowServer
 from servers.choices import Environment
 
-from . import selectors
+from . import recipients as selectors
 from .calendars import ICS_METHOD, WindowFacts, site_host, window_ics
-from .models import KIND_GROUP, Kind, Notification, Status
-from .services import IMMEDIATE_FOR_DIGEST, Undeliverable, stored_preference, zone_for
 
 WINDOW_KINDS = {Kind.WINDOW_REMINDER, Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED}
 # Window emails that say what to do: hostnames, the run mode, your part.
@@ -213,7 +219,7 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
         raise Undeliverable("the person has no active account")
     is_member = getattr(n, "is_member", None)  # annotated by the delivery's one query
     if is_member is None and n.team_id:
-        is_member = selectors.is_member(user_id=user.pk, team_id=n.team_id)
+        is_member = outbox_selectors.is_member(user_id=user.pk, team_id=n.team_id)
     if n.team_id and not is_member:
         raise Undeliverable("the person is no longer in the team")
     pref = stored_preference(user)
