@@ -37,6 +37,7 @@ from patchplan.accounts.models import User
 from patchplan.core.tokens import hash_token
 from patchplan.teams.models import Membership, Team
 
+from . import registry
 from .models import (
     DEFAULT_LEAD_TIMES,
     Group,
@@ -248,30 +249,14 @@ def reclaim_stale(now: datetime) -> int:
 
 
 def notifications_scan(*, now: datetime | None = None) -> dict[str, int]:
-    """The one periodic job (Celery beat, every minute): create the reminders
-    that are due at `now`, hand back dead claims, queue every due unsent row."""
-    from plans.notify.scans import (
-        _scheduled_plans,
-        scan_go_requests,
-        scan_overruns,
-        scan_pending_signoffs,
-        scan_reviews,
-        scan_tasks,
-        scan_window_reminders,
-    )
-
+    """The one periodic job (Celery beat, every minute): run the scans the apps
+    above registered (plans: window reminders, tasks, sign-offs, overruns, go
+    requests, reviews, recurring plans), create the digests that are due at
+    `now`, hand back dead claims, queue every due unsent row."""
     now = now or timezone.now()
-    figures = {
-        "windows": scan_window_reminders(now),
-        "tasks": scan_tasks(now),
-        "signoffs": scan_pending_signoffs(now),
-        "overruns": scan_overruns(now),
-        "go_requests": scan_go_requests(now),
-        "reviews": scan_reviews(now),
-        "occurrences": _scheduled_plans(now),
-        "digests": scan_digests(now),
-        "reclaimed": reclaim_stale(now),
-    }
+    figures = {name: scan(now) for name, scan in registry.scans()}
+    figures["digests"] = scan_digests(now)
+    figures["reclaimed"] = reclaim_stale(now)
     figures["queued"] = queue_due(now=now)
     return figures
 
@@ -298,7 +283,7 @@ def notification_deliver(*, notification_id: int, connection=None) -> str:
     Returns what happened: "sent", "skipped", "cancelled", "retry", "failed"
     or "not-claimed" (someone else has it, or it is done). `connection` is an
     email backend kept open across a batch; it is closed after an error."""
-    from plans.notify.emails import build_message
+    from .emails import build_message
 
     claimed_at = timezone.now()
     claimed = Notification.objects.filter(pk=notification_id, status=Status.PENDING).update(

@@ -1,8 +1,9 @@
-"""Turning an outbox row into an email, at send time.
+"""The plan part of an outbox row's email, at send time (the outbox's
+notifications.emails does the rest: the person, their preferences and zone,
+rendering and sending).
 
-Everything is read fresh here: whether the person is still in the team and
-still concerned, their preferences and time zone, the object's current
-state. A row that no longer applies raises Undeliverable."""
+Everything is read fresh here: whether the person is still concerned, the
+object's current state. A row that no longer applies raises Undeliverable."""
 
 from __future__ import annotations
 
@@ -11,27 +12,19 @@ from email.mime.text import MIMEText
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import Count
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from patchplan.core.text import single_line
-from patchplan.notifications import selectors as outbox_selectors
-from patchplan.notifications.models import KIND_GROUP, Kind, Notification, Status
-from patchplan.notifications.services import (
-    IMMEDIATE_FOR_DIGEST,
-    Undeliverable,
-    stored_preference,
-    zone_for,
-)
+from patchplan.notifications.models import Kind, Notification, Status
+from patchplan.notifications.registry import Content
+from patchplan.notifications.services import Undeliverable
 from plans.choices import Raci, TaskStatus
 from plans.models import Comment, MaintenanceWindow, Milestone, Plan, PlanRole, Task, WindowServer
 from servers.choices import Environment
 
 from . import recipients as selectors
-from .calendars import ICS_METHOD, WindowFacts, site_host, window_ics
+from .calendars import ICS_METHOD, WindowFacts, window_ics
 
 WINDOW_KINDS = {Kind.WINDOW_REMINDER, Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED}
 # Window emails that say what to do: hostnames, the run mode, your part.
@@ -41,6 +34,8 @@ ACTIONABLE_WINDOW_KINDS = {
     Kind.WINDOW_OVERRUNNING,
     Kind.WORK_STARTED_EARLY,
 }
+# Every kind but those of other apps (advisories) is the plans app's.
+PLAN_KINDS = [kind for kind in Kind if kind != Kind.ADVISORY]
 MAX_HOSTS = 20
 MAX_TASKS = 10
 
@@ -212,36 +207,15 @@ def _digest_context(n: Notification, tz) -> dict:
     return {"windows": windows, "tasks": tasks}
 
 
-def build_message(n: Notification) -> EmailMultiAlternatives:
-    """Render the row for its recipient, or raise Undeliverable."""
-    user = n.recipient
-    if not user.is_active or not user.email:
-        raise Undeliverable("the person has no active account")
-    is_member = getattr(n, "is_member", None)  # annotated by the delivery's one query
-    if is_member is None and n.team_id:
-        is_member = outbox_selectors.is_member(user_id=user.pk, team_id=n.team_id)
-    if n.team_id and not is_member:
-        raise Undeliverable("the person is no longer in the team")
-    pref = stored_preference(user)
-    if KIND_GROUP.get(n.kind) in (pref.email_off or []):
-        raise Undeliverable("email turned off for this kind")
-    if pref.digest and n.kind not in IMMEDIATE_FOR_DIGEST:
-        raise Undeliverable("in the daily digest instead")
-
+def message_content(n: Notification, tz: ZoneInfo) -> Content:
+    """The plan part of a row's email (registered with the outbox for
+    PLAN_KINDS): the subject object read fresh, a window's hosts, run link and
+    the reader's part in it, was -> now for an update, times in the reader's
+    zone, and the calendar invitation. Raises Undeliverable when the row no
+    longer applies (window cancelled or moved, task done or reassigned...)."""
     obj = _load_object(n)
     _check_still_applies(n, obj)
-    tz = zone_for(user, n.team)
-    site = settings.SITE_URL
-    context = {
-        "n": n,
-        "recipient": user,
-        "tz_name": str(tz),
-        "site_url": site,
-        "link": site + (n.path or "/"),
-        "preferences_link": site + reverse("notification_preferences"),
-        "data": n.context,
-        **obj,
-    }
+    context = dict(obj)
     if n.kind == Kind.DIGEST:
         context.update(_digest_context(n, tz))
     facts = obj.get("facts")
@@ -253,47 +227,31 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
         context["change_rows"] = _change_rows(changes, tz)
         context["servers_added"] = changes.get("servers_added", [])
         context["servers_removed"] = changes.get("servers_removed", [])
+    attachments = []
     if facts is not None:
         context["lead"] = _human_delta(facts.starts_at - timezone.now())
         context["starts_at"] = facts.starts_at
         context["ends_at"] = facts.ends_at
-    with timezone.override(tz):
-        if facts is not None:
-            # Wall-clock times in the recipient's zone, for the subject line.
-            start_local = facts.starts_at.astimezone(tz)
-            end_local = facts.ends_at.astimezone(tz)
-            context["span"] = (
-                f"{start_local:%H:%M}-{end_local:%H:%M} {start_local:%Z}"
-                if start_local.date() == end_local.date()
-                else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
-            )
-            context["day"] = f"{start_local:%a %d %b %Y}"
-            # Date, times and zone: every window subject carries all three.
-            context["when"] = (
-                f"{context['day']} {context['span']}"
-                if start_local.date() == end_local.date()
-                else f"{start_local:%a %d %b %Y %H:%M} - {end_local:%a %d %b %Y %H:%M %Z}"
-            )
-        subject = single_line(render_to_string(f"emails/{n.kind}-subject.txt", context))
-        text = render_to_string(f"emails/{n.kind}-body.txt", context)
-        html = render_to_string(f"emails/{n.kind}-body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject[:200],
-        body=text,
-        to=[user.email],
-        headers={
-            # Stable per row: if the one unavoidable resend happens (see
-            # services), clients that deduplicate by Message-ID drop it.
-            "Message-ID": f"<notification-{n.pk}@{site_host()}>",
-            "X-PatchPlan-Notification": str(n.pk),
-        },
-    )
-    message.attach_alternative(html, "text/html")
-    if facts is not None and n.kind in WINDOW_KINDS:
-        ics = window_ics(facts, cancelled=n.kind == Kind.WINDOW_CANCELLED)
-        part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
-        # The MIME method must match the calendar's METHOD (RFC 6047).
-        part.set_param("method", ICS_METHOD)
-        part.add_header("Content-Disposition", "attachment", filename="window.ics")
-        message.attach(part)
-    return message
+        # Wall-clock times in the recipient's zone, for the subject line.
+        start_local = facts.starts_at.astimezone(tz)
+        end_local = facts.ends_at.astimezone(tz)
+        context["span"] = (
+            f"{start_local:%H:%M}-{end_local:%H:%M} {start_local:%Z}"
+            if start_local.date() == end_local.date()
+            else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
+        )
+        context["day"] = f"{start_local:%a %d %b %Y}"
+        # Date, times and zone: every window subject carries all three.
+        context["when"] = (
+            f"{context['day']} {context['span']}"
+            if start_local.date() == end_local.date()
+            else f"{start_local:%a %d %b %Y %H:%M} - {end_local:%a %d %b %Y %H:%M %Z}"
+        )
+        if n.kind in WINDOW_KINDS:
+            ics = window_ics(facts, cancelled=n.kind == Kind.WINDOW_CANCELLED)
+            part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
+            # The MIME method must match the calendar's METHOD (RFC 6047).
+            part.set_param("method", ICS_METHOD)
+            part.add_header("Content-Disposition", "attachment", filename="window.ics")
+            attachments.append(part)
+    return Content(context=context, attachments=attachments)

@@ -378,3 +378,16 @@ def _scheduled_plans(now: datetime) -> int:
     from plans.services.schedules import schedules_run
 
     return schedules_run(now=now)
+
+
+# Run by the outbox's notifications.scan in this order (registered by
+# plans.receivers); the names key the scan's figures.
+SCANS = [
+    ("windows", scan_window_reminders),
+    ("tasks", scan_tasks),
+    ("signoffs", scan_pending_signoffs),
+    ("overruns", scan_overruns),
+    ("go_requests", scan_go_requests),
+    ("reviews", scan_reviews),
+    ("occurrences", _scheduled_plans),
+]

@@ -39,7 +39,7 @@ def test_staging_alone_or_a_medium_cve_notifies_nobody(team, planner, feeds):
 
 
 def test_the_alert_renders_as_an_email(team, planner, feeds):
-    from plans.notify.emails import build_message
+    from patchplan.notifications.emails import build_message
 
     planner.email = "paul@example.com"
     planner.save()

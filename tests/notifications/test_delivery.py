@@ -13,7 +13,7 @@ from patchplan.notifications.models import Kind, Notification, Status
 from patchplan.teams.models import Membership
 from plans.notify import events
 from plans.notify.calendars import window_uid
-from plans.notify.emails import build_message
+from patchplan.notifications.emails import build_message
 
 from .conftest import ics_event, parts, wait_until
 from .helpers import make_window_world

@@ -35,7 +35,7 @@ from plans.models import (
     Task,
 )
 from plans.models import TestRun as EvidenceTestRun  # not a pytest class
-from plans.notify.emails import build_message
+from patchplan.notifications.emails import build_message
 from servers.models import InventoryToken, PendingUpdate, Server, ServerPackage, Tag
 from servers.services import normalize_hostname
 
