@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from patchplan.accounts.models import User
+from patchplan.notifications.emails import build_message
 from patchplan.notifications.models import Notification
 from patchplan.notifications.services import Undeliverable
 from patchplan.teams.models import FreezePeriod, Team
@@ -35,7 +36,6 @@ from plans.models import (
     Task,
 )
 from plans.models import TestRun as EvidenceTestRun  # not a pytest class
-from patchplan.notifications.emails import build_message
 from servers.models import InventoryToken, PendingUpdate, Server, ServerPackage, Tag
 from servers.services import normalize_hostname
 
