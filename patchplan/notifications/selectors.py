@@ -1,6 +1,6 @@
-"""Reads for notifications: who is concerned by a window, a milestone or a
-plan (resolved again at send time), the in-app list, failed rows for team
-admins, and the windows a calendar feed shows."""
+"""Reads of the outbox: team membership at send time, the in-app list and
+failed rows for team admins. (Who is concerned by a window, milestone or plan,
+and what a calendar feed shows, are the plans app's: plans.notify.recipients.)"""
 
 from __future__ import annotations
 

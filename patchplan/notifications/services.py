@@ -1,6 +1,7 @@
-"""Writes to the notification outbox: creating rows for events, the periodic
-scan that creates due reminders and re-queues what is unsent, delivery of one
-row, and the person's preferences and feed tokens.
+"""Writes to the notification outbox: creating rows for events (notify, called
+by the apps above, e.g. plans.notify.events), the periodic scan that runs the
+registered scans (registry) and re-queues what is unsent, delivery of one row,
+and the person's preferences and feed tokens.
 
 Guarantees, and the one gap:
 - Rows are unique per (recipient, kind, object, occurrence): scans may run
