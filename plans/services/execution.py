@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from plans.audit import audit_changes, audit_event
 from plans.choices import (
     FINAL_EXECUTION_STATUSES,
@@ -27,6 +26,7 @@ from plans.models import (
     ServerExecution,
     WindowServer,
 )
+from plans.notify import events
 from plans.selectors.execution import NEXT_STATUSES, server_verification
 from plans.services.gates import window_is_early, window_require_may_start
 from servers.choices import SnapshotSource

@@ -11,7 +11,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from patchplan.core.selectors import milestones_awaiting_my_signoff, recent_activity
+from patchplan.dashboard.selectors import milestones_awaiting_my_signoff, recent_activity
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.choices import PlanStatus, Raci, SignOffDecision
 from plans.models import AuditEvent, Comment, Milestone, PlanRole, PlanStatusChange, SignOff, Task
