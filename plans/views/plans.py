@@ -689,7 +689,12 @@ def plan_import(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "plans/plan_import.html",
-        {"form": form, "problems": problems, "past_first": past_first},
+        {
+            "form": form,
+            "problems": problems,
+            "past_first": past_first,
+            "team_zone": team.time_zone,
+        },
         status=400 if form.is_bound else 200,
     )
 
