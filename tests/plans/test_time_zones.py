@@ -1,5 +1,6 @@
 """Every date-time input names the zone it is read in, and reads the value in that zone
-(the viewer's), on the days the clocks change too."""
+(the viewer's), on the days the clocks change too; a link never shows a UTC time beside
+a local one."""
 
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -7,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from plans.models import BackupRecord, MaintenanceWindow
 from plans.models import TestRun as RecordedTestRun
@@ -147,3 +149,35 @@ def test_suggest_after_is_read_in_the_viewers_zone(client_for, plan, planner):
     buttons = response.content.decode()
     assert 'data-starts="2027-03-28T08:30"' in buttons  # Tokyo time, as typed
     assert "Asia/Tokyo" in buttons
+
+
+def test_run_mode_links_show_the_window_in_the_viewers_zone_only(client_for, plan, planner):
+    planner.time_zone = "America/New_York"
+    planner.save()
+    untitled = factories.WindowFactory(
+        plan=plan,
+        title="",
+        starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+        ends_at=datetime(2027, 3, 28, 2, 30, tzinfo=UTC),
+    )
+    # The plan page's "Running the plan" card, as its htmx load fetches it.
+    html = (
+        client_for(planner)
+        .get(reverse("plan_signoff", args=[plan.pk]), {"card": "1"}, HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
+    link = html.split('data-testid="run-links"')[1].split("</ul>")[0]
+    assert reverse("plan_window_run", args=[plan.pk, untitled.pk]) in link
+    # 01:30 UTC is 21:30 the evening before in New York (EDT), and says so.
+    assert "Sat 27 Mar, 21:30 America/New_York" in link
+    assert "01:30" not in link and "2027-03-28" not in link
+
+
+def test_an_untitled_window_reads_in_the_active_zone_with_the_zone_named(plan):
+    window = factories.WindowFactory(
+        plan=plan, title="", starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    )
+    with timezone.override(ZoneInfo("America/New_York")):
+        assert str(window) == "nginx security patch: 27 Mar 2027, 21:30 America/New_York"
+    with timezone.override(BERLIN):
+        assert str(window) == "nginx security patch: 28 Mar 2027, 03:30 Europe/Berlin"
