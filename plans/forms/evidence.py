@@ -87,4 +87,7 @@ class TestRunForm(SingleLineFieldsMixin, forms.Form):
     def __init__(self, *args, plan: Plan, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["servers"].queryset = plan.servers.order_by("environment", "hostname")
-        self.fields["servers"].label_from_instance = lambda s: f"{s.hostname} ({s.environment})"
+        # As the backup form names them: "web-prd-01 (Production)".
+        self.fields["servers"].label_from_instance = lambda s: (
+            f"{s.hostname} ({s.get_environment_display()})"
+        )

@@ -1,0 +1,179 @@
+"""The guide's two real-world examples walked on `make run`'s demo data alone, as a
+newcomer would, following the README's table (issue 17): a critical vulnerability in the
+web tier (nginx and apache2 servers, staging first), and a major PostgreSQL upgrade tried
+on a replica first. Screenshots: var/screenshots/walk-*.png.
+
+The demo data is made relative to "now": the clock is set to a fixed instant (a Wednesday
+morning in Berlin) before seeding, so what the pages say is the same at any hour."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from patchplan.accounts.models import User
+from patchplan.core.management.commands.seed_demo import DEMO_PASSWORD
+from plans.models import BackupRecord
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Wednesday 2 December 2026, 10:00 in Berlin (the demo team's zone).
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo(transactional_db):
+    # The live server runs in this process: it sees the same travelled clock. Ticking, so
+    # that the page's timers and the server's "now" move on as they would.
+    with time_machine.travel(NOW, tick=True):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+        yield {u.username: u for u in User.objects.filter(memberships__team__slug="demo")}
+
+
+def _nav(page, name):
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def _fleet_search(page, package, below=""):
+    page.get_by_label("Package").fill(package)
+    page.get_by_label("Below version").fill(below)
+    page.get_by_role("button", name="Search").click()
+
+
+def _hosts(page):
+    return page.get_by_test_id("fleet-table").locator("tbody tr td:first-child").all_inner_texts()
+
+
+def _switch(page, login, user):
+    page.context.clear_cookies()
+    login(page, user, DEMO_PASSWORD)
+
+
+def test_example_1_a_critical_vulnerability_in_the_web_tier(page, live_server, login, shot, demo):
+    login(page, demo["planner"], DEMO_PASSWORD)
+    # Staging ran last night: what is next is the production window.
+    next_windows = page.get_by_test_id("next-windows")
+    expect(next_windows).to_contain_text("Production web servers")
+    expect(next_windows).not_to_contain_text("Staging first")
+    shot(page, "walk-1-01-dashboard-planner")
+
+    # 1. Assess: which web servers run nginx or apache2, which still have the old OpenSSL.
+    _nav(page, "Servers")
+    page.get_by_role("link", name="Fleet search").click()
+    _fleet_search(page, "nginx")
+    assert _hosts(page) == ["web-prd-01", "web-prd-06", "web-prd-11", "web-stg-26"]
+    shot(page, "walk-1-02-fleet-nginx")
+    _fleet_search(page, "apache2")
+    assert _hosts(page) == ["web-prd-16", "web-prd-21"]
+    _fleet_search(page, "openssl", "3.0.22-1~deb12u2")
+    unpatched = _hosts(page)
+    # The staging twin was patched in its window; web-prd-01 and -16 were already.
+    assert {"web-prd-06", "web-prd-11", "web-prd-21"} <= set(unpatched)
+    assert not {"web-stg-26", "web-prd-01", "web-prd-16"} & set(unpatched)
+    shot(page, "walk-1-03-fleet-openssl")
+
+    # 2-3. The plan: objective, references, scope, timeline; staging before production.
+    _nav(page, "Plans")
+    shot(page, "walk-1-04-plans")
+    page.get_by_role("link", name="OpenSSL security patch (web tier)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("OpenSSL security patch (web tier)")
+    expect(page.get_by_role("link", name="CVE-2024-0727")).to_be_visible()
+    run_links = page.get_by_test_id("run-links")
+    expect(run_links).to_contain_text("Staging first: web-stg-26 (Tue 1 Dec, 01:00 Europe/Berlin)")
+    expect(run_links).to_contain_text("Production web servers (Sun 6 Dec, 01:00 Europe/Berlin)")
+    # Checks a newcomer reads: the staging test counts, the go still needs backups.
+    expect(page.get_by_text("6 servers in scope.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Passed on staging on 1 Dec 2026, 01:5\d"))).to_be_visible()
+    expect(
+        page.get_by_text("No backup recorded for web-prd-11, web-prd-16, web-prd-21.")
+    ).to_be_visible()
+    shot(page, "walk-1-05-plan")
+
+    # 5. Backups: one form for the three production servers left.
+    page.get_by_role("link", name="Evidence").first.click()
+    form = page.get_by_test_id("backup-form")
+    for host in ("web-prd-11", "web-prd-16", "web-prd-21"):
+        form.get_by_label(f"{host} (Production)").check()
+    form.get_by_label("What was backed up").fill("VM snapshot and /etc/ssl")
+    form.get_by_label("Where it is stored").fill("backup-nas:/snapshots/")
+    expect(form.get_by_text("Europe/Berlin (your time zone)")).to_be_visible()
+    shot(page, "walk-1-06-evidence-form")
+    form.get_by_role("button", name="Record backup").click()
+    expect(page.get_by_text("Backup recorded for 3 servers.")).to_be_visible()
+    assert BackupRecord.objects.filter(plan__title__startswith="OpenSSL").count() == 5
+    shot(page, "walk-1-07-evidence")
+
+    # 6. Readiness: backups of every production server now; the go waits for testing.
+    page.get_by_role("link", name="Readiness & sign-off").click()
+    expect(page.get_by_text("Backups recorded for all 5 production servers.")).to_be_visible()
+    shot(page, "walk-1-08-readiness")
+
+    # The approver signs the testing phase off from the dashboard.
+    _switch(page, login, demo["approver"])
+    waiting = page.get_by_test_id("my-signoffs")
+    expect(waiting).to_contain_text("OpenSSL security patch (web tier): testing")
+    shot(page, "walk-1-09-dashboard-approver")
+    waiting.get_by_role("link", name="OpenSSL security patch (web tier): testing").click()
+    target = page.locator(":target")
+    target.get_by_label("Comment").fill("Staging is patched and the smoke tests are green.")
+    target.get_by_role("button", name="Approve").click()
+    expect(
+        page.get_by_text(re.compile(r"Signed off 2 Dec 2026, 10:\d\d Europe/Berlin"))
+    ).to_be_visible()
+    shot(page, "walk-1-10-testing-signed-off")
+
+    # 7. The engineer opens run mode: staging is done, production waits for the go.
+    _switch(page, login, demo["engineer"])
+    _nav(page, "Plans")
+    page.get_by_role("link", name="OpenSSL security patch (web tier)").click()
+    page.get_by_test_id("run-links").get_by_role("link", name=re.compile("Staging first")).click()
+    expect(page.get_by_test_id("run-progress")).to_have_text("1 of 1 done")
+    expect(page.get_by_test_id("actual-start")).to_contain_text(
+        "Tue 1 Dec 2026, 01:02 Europe/Berlin"
+    )
+    row = page.get_by_test_id("run-row")
+    expect(row).to_contain_text("web-stg-26")
+    expect(row.get_by_test_id("verification")).to_have_attribute("data-verified", "yes")
+    shot(page, "walk-1-11-run-staging")
+    page.go_back()
+    page.get_by_test_id("run-links").get_by_role("link", name=re.compile("Production")).click()
+    expect(page.get_by_test_id("gate-blocked")).to_be_visible()
+    shot(page, "walk-1-12-run-production")
+    _nav(page, "Calendar")
+    shot(page, "walk-1-13-calendar")
+
+
+def test_example_2_a_major_database_upgrade_with_a_replica(page, live_server, login, shot, demo):
+    login(page, demo["planner"], DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/servers/fleet/")
+    _fleet_search(page, "postgresql-15")
+    assert _hosts(page) == [
+        *(f"db-prd-{n:02d}" for n in (2, 7, 12, 17, 22)),
+        "db-stg-27",
+    ]
+    shot(page, "walk-2-01-fleet-postgresql")
+
+    _nav(page, "Plans")
+    page.get_by_role("link", name="PostgreSQL 15 to 16 upgrade").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("PostgreSQL 15 to 16 upgrade")
+    # The staging replica is where pg_upgrade is tried first.
+    scope = page.locator("#scope")
+    expect(scope.locator("tr", has_text="db-stg-27")).to_contain_text("replica")
+    expect(page.get_by_test_id("run-links")).to_contain_text("pg_upgrade on the staging replica")
+    shot(page, "walk-2-02-plan")
+
+    page.get_by_role("link", name="pg_upgrade on the staging replica").first.click()
+    expect(page.get_by_text("db-stg-27")).to_be_visible()
+    shot(page, "walk-2-03-staging-replica-window")
+
+    # The plan goes to review: the approver's sign-off comes next.
+    page.go_back()
+    page.get_by_role("button", name="Send for review").click()
+    expect(page.get_by_text("In review").first).to_be_visible()
+    shot(page, "walk-2-04-in-review")
+    _nav(page, "Calendar")
+    page.get_by_role("link", name="Week", exact=True).click()
+    shot(page, "walk-2-05-calendar-week")
