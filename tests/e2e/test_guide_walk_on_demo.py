@@ -20,6 +20,13 @@ from plans.models import BackupRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# The guide's own timeline, dated 2023.
+GUIDE_YAML = """milestones:
+  - assessment: "2023-10-01"
+  - testing: "2023-10-05"
+  - deployment: "2023-10-10"
+"""
+
 # Wednesday 2 December 2026, 10:00 in Berlin (the demo team's zone).
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -137,6 +144,11 @@ def test_example_1_a_critical_vulnerability_in_the_web_tier(page, live_server, l
     row = page.get_by_test_id("run-row")
     expect(row).to_contain_text("web-stg-26")
     expect(row.get_by_test_id("verification")).to_have_attribute("data-verified", "yes")
+    page.get_by_text("Correct the actual times").click()
+    expect(page.locator("#id_actual_starts_at")).to_have_value("2026-12-01T01:02")
+    expect(page.locator("#id_actual_starts_at_helptext")).to_have_text(
+        "Europe/Berlin (your time zone)"
+    )
     shot(page, "walk-1-11-run-staging")
     page.go_back()
     page.get_by_test_id("run-links").get_by_role("link", name=re.compile("Production")).click()
@@ -169,11 +181,49 @@ def test_example_2_a_major_database_upgrade_with_a_replica(page, live_server, lo
     expect(page.get_by_text("db-stg-27")).to_be_visible()
     shot(page, "walk-2-03-staging-replica-window")
 
+    # A second production window after the staging replica's: "suggest a window" starts
+    # after the time typed, read in the zone the form names.
+    page.go_back()
+    page.get_by_role("link", name="Add window").click()
+    expect(page.locator("#id_starts_at_helptext")).to_have_text("Europe/Berlin (your time zone)")
+    expect(page.locator("#suggest-after_helptext")).to_have_text("Europe/Berlin (your time zone)")
+    page.get_by_label("db-stg-27", exact=True).check()
+    page.get_by_label("Start after").fill("2026-12-12T03:00")
+    page.get_by_role("button", name="Suggest a window").click()
+    first_slot = page.get_by_test_id("suggestions").locator("[data-fill-window]").first
+    # Saturday 12 Dec: off-peak until 08:00, after the staging replica's window (01-03).
+    expect(first_slot).to_have_attribute("data-starts", "2026-12-12T03:00")
+    first_slot.click()
+    expect(page.locator("#id_starts_at")).to_have_value("2026-12-12T03:00")
+    shot(page, "walk-2-04-window-form-suggested")
+
     # The plan goes to review: the approver's sign-off comes next.
     page.go_back()
     page.get_by_role("button", name="Send for review").click()
     expect(page.get_by_text("In review").first).to_be_visible()
-    shot(page, "walk-2-04-in-review")
+    shot(page, "walk-2-05-in-review")
     _nav(page, "Calendar")
     page.get_by_role("link", name="Week", exact=True).click()
-    shot(page, "walk-2-05-calendar-week")
+    shot(page, "walk-2-06-calendar-week")
+
+    # The guide's own YAML (2023 dates): the import offers to shift them to start today.
+    _nav(page, "Plans")
+    page.get_by_role("link", name="Import YAML").click()
+    expect(page.get_by_test_id("import-zone")).to_contain_text("team's zone, Europe/Berlin")
+    page.get_by_label("Title").fill("Guide example")
+    page.get_by_label("…or paste YAML").fill(GUIDE_YAML)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_test_id("import-past-dates")).to_contain_text("1 Oct 2023")
+    shot(page, "walk-2-07-import-past-dates")
+    page.get_by_role("button", name=re.compile("Shift the dates")).click()
+    expect(page.get_by_text("Plan imported.")).to_be_visible()
+    # The guide's gaps kept (4 and 5 days), from today.
+    milestones = page.locator("#milestones")
+    for day in ("due 2 Dec 2026", "due 6 Dec 2026", "due 11 Dec 2026"):
+        expect(milestones.get_by_text(day)).to_be_visible()
+
+    # 8. Document: the downtime report names the zone of the times beside each window.
+    _nav(page, "Reports")
+    page.get_by_role("link", name="Downtime").first.click()
+    expect(page.get_by_role("columnheader", name="Planned (Europe/Berlin)").first).to_be_visible()
+    shot(page, "walk-2-08-downtime-report")
