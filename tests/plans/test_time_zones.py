@@ -181,3 +181,11 @@ def test_an_untitled_window_reads_in_the_active_zone_with_the_zone_named(plan):
         assert str(window) == "nginx security patch: 27 Mar 2027, 21:30 America/New_York"
     with timezone.override(BERLIN):
         assert str(window) == "nginx security patch: 28 Mar 2027, 03:30 Europe/Berlin"
+
+
+def test_the_log_forms_window_choice_reads_in_the_viewers_zone(client_for, plan, engineer):
+    engineer.time_zone = "America/New_York"
+    engineer.save()
+    factories.WindowFactory(plan=plan, title="", starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC))
+    html = client_for(engineer).get(reverse("plan_log", args=[plan.pk])).content.decode()
+    assert ">27 Mar 2027, 21:30 America/New_York</option>" in html
