@@ -358,7 +358,8 @@ def plan_transition(request: HttpRequest, plan_id: int) -> HttpResponse:
     except PermissionDenied:
         raise
     else:
-        messages.success(request, _("Plan is now %(s)s.") % {"s": plan.get_status_display()})
+        # The status as its badge reads ("In review"), not capitalized mid-sentence.
+        messages.success(request, _("Plan status: %(s)s.") % {"s": plan.get_status_display()})
     return redirect("plan_detail", plan_id=plan.pk)
 
 

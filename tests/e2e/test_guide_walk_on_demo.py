@@ -154,8 +154,19 @@ def test_example_1_a_critical_vulnerability_in_the_web_tier(page, live_server, l
     page.get_by_test_id("run-links").get_by_role("link", name=re.compile("Production")).click()
     expect(page.get_by_test_id("gate-blocked")).to_be_visible()
     shot(page, "walk-1-12-run-production")
+
+    # 8. Document: what happened on staging goes in the execution log.
+    page.get_by_role("link", name="Execution log").first.click()
+    expect(page.get_by_text("nginx needed a restart to load the new libssl3.")).to_be_visible()
+    # Written during the staging window, and dated so.
+    expect(page.get_by_text(re.compile(r"1 Dec 2026, 01:27 Europe/Berlin"))).to_be_visible()
+    page.get_by_label("Entry").fill("Production: drain each host from the load balancer first.")
+    page.get_by_label("Window").select_option(label="Production web servers")
+    page.get_by_role("button", name="Add to log").click()
+    expect(page.get_by_text("drain each host from the load balancer first")).to_be_visible()
+    shot(page, "walk-1-13-execution-log")
     _nav(page, "Calendar")
-    shot(page, "walk-1-13-calendar")
+    shot(page, "walk-1-14-calendar")
 
 
 def test_example_2_a_major_database_upgrade_with_a_replica(page, live_server, login, shot, demo):
@@ -200,7 +211,7 @@ def test_example_2_a_major_database_upgrade_with_a_replica(page, live_server, lo
     # The plan goes to review: the approver's sign-off comes next.
     page.go_back()
     page.get_by_role("button", name="Send for review").click()
-    expect(page.get_by_text("In review").first).to_be_visible()
+    expect(page.get_by_text("Plan status: In review.")).to_be_visible()
     shot(page, "walk-2-05-in-review")
     _nav(page, "Calendar")
     page.get_by_role("link", name="Week", exact=True).click()

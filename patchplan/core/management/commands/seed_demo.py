@@ -391,7 +391,7 @@ class Command(BaseCommand):
             ServerExecution.objects.filter(pk=execution.pk).update(
                 updated_at=ran + timedelta(minutes=35)
             )
-        LogEntry.objects.create(
+        entry = LogEntry.objects.create(
             plan=plan,
             window=staging_window,
             server=staging[0] if staging else None,
@@ -399,6 +399,8 @@ class Command(BaseCommand):
             body="nginx needed a restart to load the new libssl3.",
             author=people["engineer"],
         )
+        # Written during the window, not at seeding time (auto_now_add).
+        LogEntry.objects.filter(pk=entry.pk).update(created_at=ran + timedelta(minutes=25))
         assessment = plan.milestones.get(name="assessment")
         # Before the testing work began (the staging window).
         signed = ran - timedelta(hours=9)
