@@ -189,3 +189,16 @@ def test_the_log_forms_window_choice_reads_in_the_viewers_zone(client_for, plan,
     factories.WindowFactory(plan=plan, title="", starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC))
     html = client_for(engineer).get(reverse("plan_log", args=[plan.pk])).content.decode()
     assert ">27 Mar 2027, 21:30 America/New_York</option>" in html
+
+
+def test_the_early_start_question_names_the_zone_of_the_planned_start(plan, engineer):
+    from django.core.exceptions import ValidationError
+
+    from plans.services.execution import window_start
+
+    window = factories.WindowFactory(
+        plan=plan, title="Staging", starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    )
+    with timezone.override(ZoneInfo("America/New_York")), pytest.raises(ValidationError) as err:
+        window_start(window=window, by=engineer)
+    assert "Sat 27 Mar 2027, 21:30 America/New_York" in " ".join(err.value.messages)
