@@ -23,6 +23,8 @@ class Section:
     name: str
     label: str
     fields: tuple[str, ...]
+    # A document text (plans.models.DocumentText): Markdown with a preview, versions kept.
+    document: bool = False
 
 
 # Each part of the plan document that is edited and saved on its own.
@@ -33,10 +35,15 @@ SECTIONS: dict[str, Section] = {
             "objective", _("Objective and success criteria"), ("objective", "success_criteria")
         ),
         Section("references", _("References and packages"), ("references", "packages")),
-        Section("backup_plan", _("Backup plan"), ("backup_plan",)),
-        Section("test_procedure", _("Test procedure"), ("test_procedure",)),
-        Section("rollback_plan", _("Rollback plan"), ("rollback_plan",)),
-        Section("communication_plan", _("Communication plan"), ("communication_plan",)),
+        Section("backup_plan", _("Backup plan"), ("backup_plan",), document=True),
+        Section("test_procedure", _("Test procedure"), ("test_procedure",), document=True),
+        Section("rollback_plan", _("Rollback plan"), ("rollback_plan",), document=True),
+        Section(
+            "communication_plan",
+            _("Communication plan"),
+            ("communication_plan",),
+            document=True,
+        ),
         Section("classification", _("Risk and kind"), ("risk", "kind")),
         # Fields only the full edit page changes; their section is the page's header.
         Section("header", _("Title and owner"), ("title", "owner", "review_by", "lessons_learned")),

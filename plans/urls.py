@@ -2,6 +2,7 @@ from django.urls import path
 
 from .urls_run import urlpatterns as run_urlpatterns
 from .views import document as document_views
+from .views import document_history as document_history_views
 from .views import plans as plan_views
 from .views import raci as raci_views
 from .views import schedules as schedule_views
@@ -18,8 +19,19 @@ urlpatterns = [
     path("picker/", plan_views.plan_picker, name="plan_picker"),
     path("templates/", plan_views.template_list, name="template_list"),
     path("<int:plan_id>/edit/", plan_views.plan_edit, name="plan_edit"),
+    # Before the sections' pattern, which would take "preview" for a section's name.
+    path(
+        "<int:plan_id>/doc/preview/",
+        document_history_views.document_preview,
+        name="document_preview",
+    ),
     path("<int:plan_id>/doc/<slug:section>/", document_views.plan_section, name="plan_section"),
     path("<int:plan_id>/live/", document_views.plan_live, name="plan_live"),
+    path(
+        "<int:plan_id>/doc/<slug:field>/versions/",
+        document_history_views.document_history,
+        name="document_history",
+    ),
     path("<int:plan_id>/delete/", plan_views.plan_delete, name="plan_delete"),
     path("<int:plan_id>/status/", plan_views.plan_transition, name="plan_transition"),
     path("<int:plan_id>/scope/", plan_views.plan_scope, name="plan_scope"),
