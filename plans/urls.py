@@ -3,6 +3,7 @@ from django.urls import path
 from .urls_run import urlpatterns as run_urlpatterns
 from .views import document as document_views
 from .views import document_history as document_history_views
+from .views import live as live_views
 from .views import plans as plan_views
 from .views import raci as raci_views
 from .views import schedules as schedule_views
@@ -26,7 +27,8 @@ urlpatterns = [
         name="document_preview",
     ),
     path("<int:plan_id>/doc/<slug:section>/", document_views.plan_section, name="plan_section"),
-    path("<int:plan_id>/live/", document_views.plan_live, name="plan_live"),
+    path("<int:plan_id>/live/", live_views.plan_live, name="plan_live"),
+    path("<int:plan_id>/live/<slug:part>/", live_views.plan_live_part, name="plan_live_part"),
     path(
         "<int:plan_id>/doc/<slug:field>/versions/",
         document_history_views.document_history,
