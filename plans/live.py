@@ -6,7 +6,10 @@ Nothing is kept in a process: a per-plan change counter and each part's last
 change live in the shared cache (Redis in production, so every web process sees
 them; the embedded default's per-process cache is all `make run`'s one process
 needs). A lost counter (cache eviction, Redis restart) reads as "changed,
-everything", so open pages catch up rather than miss a change.
+everything", so open pages catch up rather than miss a change. While the cache
+is unreachable the page still renders (its counter then reads as lost, so its
+first answered poll reloads everything), the poll answers 503 (the page keeps
+its counter and asks again) and a save is kept; only its bump is dropped.
 
 Counters move after the transaction that made the change commits: the document's
 sections from `plan_update` (`sections_changed`), the other parts (activity,
@@ -18,12 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# What a cache that cannot be reached raises (Redis down or restarting).
+CACHE_ERRORS = (RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -147,8 +157,13 @@ def page_state(plan_id: int) -> tuple[int, str]:
     """What an open page starts polling from: the plan's counter and, as JSON for a
     data attribute, each section's and part's. Read before the page's data, so a
     save between the two is fetched by the first poll rather than missed."""
-    rev = revision(plan_id)
-    return rev, json.dumps({s: v["rev"] for s, v in section_revisions(plan_id).items()})
+    try:
+        rev = revision(plan_id)
+        sections = {s: v["rev"] for s, v in section_revisions(plan_id).items()}
+    except CACHE_ERRORS:
+        logger.warning("live: cache unreachable, plan %s page starts as lost", plan_id)
+        return -1, "{}"
+    return rev, json.dumps(sections)
 
 
 def sections_changed(*, plan_id: int, fields, by) -> None:
@@ -170,10 +185,15 @@ def parts_changed(*, plan_id: int, parts, by) -> None:
     name = getattr(by, "display_name", "") or getattr(by, "username", "")
 
     def bump() -> None:
-        for s in parts:
-            cache.set(_by_key(plan_id, s), name, _KEEP)
-            _incr(_section_key(plan_id, s))
-        _incr(_rev_key(plan_id))
+        try:
+            for s in parts:
+                cache.set(_by_key(plan_id, s), name, _KEEP)
+                _incr(_section_key(plan_id, s))
+            _incr(_rev_key(plan_id))
+        except CACHE_ERRORS:
+            # The change is saved; open pages see it with the next bump, or reload
+            # everything when they find the counters lost.
+            logger.warning("live: cache unreachable, plan %s change not announced", plan_id)
 
     transaction.on_commit(bump)
 

@@ -27,10 +27,17 @@ def plan_live(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = selectors.plan_access_for_user(user=request.user, plan_id=plan_id)
     since = request.GET.get("rev", "")
     since = int(since) if since.isdecimal() and len(since) < 12 else -1
-    live.here(plan_id=plan.pk, user=request.user, editing=request.GET.get("editing", ""))
-    people = live.present(plan_id=plan.pk, exclude_user_id=request.user.pk)
+    try:
+        live.here(plan_id=plan.pk, user=request.user, editing=request.GET.get("editing", ""))
+        people = live.present(plan_id=plan.pk, exclude_user_id=request.user.pk)
+        rev, sections, lost = live.changes_since(plan_id=plan.pk, since=since)
+    except live.CACHE_ERRORS:
+        # The shared cache is down (a Redis restart): the page keeps its counter and
+        # asks again; when the cache is back its lost counters reload everything.
+        response = HttpResponse(status=503)
+        response["Retry-After"] = "2"
+        return response
     tag = live.presence_tag(people)
-    rev, sections, lost = live.changes_since(plan_id=plan.pk, since=since)
     if sections is None and tag == request.GET.get("here", ""):
         return HttpResponse(status=204)
     return JsonResponse(
