@@ -73,3 +73,20 @@ def test_preview_then_save_then_compare_versions(page, login, live_server, plann
     expect(page.get_by_test_id("shown-version").locator("ol > li")).to_have_count(2)
     expect(diff).to_contain_text("From version 1 to version 2")  # the comparison stays
     shot(page, "documents-3-one-version")
+
+
+def test_lessons_learned_preview_and_versions(page, login, live_server, planner, plan, shot):
+    login(page, planner)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/review/")
+    form = page.get_by_test_id("lessons-form")
+    form.get_by_label("Lessons learned").fill("- Freeze **earlier**\n- Test the replica")
+    form.get_by_role("tab", name="Preview").click()
+    preview = form.get_by_test_id("document-preview-lessons_learned")
+    expect(preview.locator("li")).to_have_count(2)
+    expect(preview.locator("strong")).to_have_text("earlier")
+    shot(page, "documents-4-lessons-preview")
+    form.get_by_role("button", name="Save lessons learned").click()
+    page.get_by_test_id("versions-lessons_learned").click()
+    expect(page.get_by_test_id("document-version")).to_have_count(1)
+    page.get_by_role("link", name="Read version 1").click()
+    expect(page.get_by_test_id("shown-version").locator("strong")).to_have_text("earlier")

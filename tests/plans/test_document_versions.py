@@ -223,3 +223,9 @@ def test_preview_access(client_for, viewer, outsider, plan):
     data = {"field": "backup_plan", "backup_plan": "*x*"}
     assert client_for(viewer).post(f"/plans/{plan.pk}/doc/preview/", data).status_code == 200
     assert client_for(outsider).post(f"/plans/{plan.pk}/doc/preview/", data).status_code == 404
+
+
+def test_the_lessons_learned_editor_has_a_preview_and_its_versions(client_for, planner, plan):
+    body = client_for(planner).get(f"/plans/{plan.pk}/review/").content.decode()
+    assert 'data-md-tab="preview"' in body and 'name="lessons_learned"' in body
+    assert f'href="/plans/{plan.pk}/doc/lessons_learned/versions/"' in body
