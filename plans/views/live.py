@@ -19,11 +19,12 @@ from plans.selectors import plans as selectors
 @login_required
 @require_safe
 def plan_live(request: HttpRequest, plan_id: int) -> HttpResponse:
-    """The open plan page's poll: 204 when nothing changed since `rev` and the people
-    here are still those of `here`; otherwise the counter, each section's counter
-    when it moved (the page refreshes those that differ from what it shows; `lost`:
-    all of them) and who else is here, editing what. Besides every
-    request's session, user and team, one query (the access check) and cache reads."""
+    """The open plan page's (and run mode's) poll: 204 when nothing changed since `rev`
+    and the people here are still those of `here`; otherwise the counter, each
+    section's and piece's counter when it moved (the page refreshes those that differ
+    from what it shows; `lost`: all of them) and who else is here, editing what; 503
+    while the shared cache is unreachable. Besides every request's session, user and
+    team, one query (the access check) and cache reads."""
     plan = selectors.plan_access_for_user(user=request.user, plan_id=plan_id)
     since = request.GET.get("rev", "")
     since = int(since) if since.isdecimal() and len(since) < 12 else -1
