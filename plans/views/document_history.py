@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from patchplan.teams.roles import Action
 from plans.models import DocumentText
 from plans.selectors import documents as selectors
 from plans.selectors.plans import plan_access_for_user, plan_get_for_user
@@ -22,8 +23,9 @@ MAX_PREVIEW = 100_000
 @require_POST
 def document_preview(request: HttpRequest, plan_id: int) -> HttpResponse:
     """The Markdown of the editor's text (`field` names its input) rendered as the
-    page will show it, through the same sanitiser. Writes nothing."""
-    plan_access_for_user(user=request.user, plan_id=plan_id)
+    page will show it, through the same sanitiser. Writes nothing; part of editing,
+    so for those who may edit the plan."""
+    plan_access_for_user(user=request.user, plan_id=plan_id, action=Action.EDIT_PLAN)
     name = request.POST.get("field", "")
     if name not in DocumentText.values:
         return HttpResponse(_("Not a document text."), status=400, content_type="text/plain")

@@ -221,7 +221,7 @@ def test_preview_refuses_what_is_not_a_document_text(client_for, planner, plan):
 
 def test_preview_access(client_for, viewer, outsider, plan):
     data = {"field": "backup_plan", "backup_plan": "*x*"}
-    assert client_for(viewer).post(f"/plans/{plan.pk}/doc/preview/", data).status_code == 200
+    assert client_for(viewer).post(f"/plans/{plan.pk}/doc/preview/", data).status_code == 403
     assert client_for(outsider).post(f"/plans/{plan.pk}/doc/preview/", data).status_code == 404
 
 
