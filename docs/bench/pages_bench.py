@@ -14,6 +14,8 @@ COPY (servers_bench.build_fleet: N servers x P packages, 20 pending updates each
   process (median CPU time of --runs requests: the web side without PostgreSQL's time).
 The share of bare is each page's requests/s over the bare page's in the same run.
 Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow.
+While working on a page: --keep keeps (and reuses) the scratch database, --no-wrk prints
+CPU, queries and bytes only, and --profile prints a cProfile of the --only pages.
 """
 
 from __future__ import annotations
@@ -103,8 +105,13 @@ def build(args):
     from patchplan.teams.models import Membership
     from plans.choices import PlanKind, PlanStatus, Risk
     from plans.models import Plan
+    from servers.models import Server
     from tests.plans.test_plan_queries import LARGE, build_plan
 
+    if args.keep and Plan.objects.exists():  # built by an earlier --keep run
+        admin = User.objects.get(username="bench")
+        big = Plan.objects.get(title__startswith="Big plan")
+        return admin, pages_of(args, big, Server.objects.order_by("pk")[0].pk)
     team, admin, server_ids = build_fleet(args.servers, args.packages)
     admin.first_name, admin.last_name = "Ada", "Admin"
     admin.save()
@@ -137,10 +144,14 @@ def build(args):
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    pages = {
+    return admin, pages_of(args, big, server_ids[0])
+
+
+def pages_of(args, big, server_id: int) -> dict[str, str]:
+    return {
         "bare Django 50-row page": "/bench/bare/",
         "server list (50 rows)": "/servers/",
-        f"server page ({args.packages:,} packages)": f"/servers/{server_ids[0]}/",
+        f"server page ({args.packages:,} packages)": f"/servers/{server_id}/",
         'fleet search "openssl"': "/servers/fleet/?name=openssl",
         'fleet search "openssl" below 3.0.9': "/servers/fleet/?name=openssl&below=3.0.9",
         "plan list": "/plans/",
@@ -150,7 +161,21 @@ def build(args):
         "calendar month": "/calendar/",
         "reports": "/reports/",
     }
-    return admin, pages
+
+
+def profile(client, label: str, path: str, runs: int) -> None:
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(runs):
+        client.get(path)
+    prof.disable()
+    print(f"\n### {label}: {runs} requests", file=sys.stderr)
+    stats = pstats.Stats(prof, stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
 
 
 def main() -> None:
@@ -161,8 +186,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--runs", type=int, default=20, help="requests for the CPU median")
     parser.add_argument("--only", default="", help="measure only pages whose label has this")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the scratch db")
+    parser.add_argument("--no-wrk", action="store_true", help="CPU, queries and bytes only")
+    parser.add_argument("--profile", action="store_true", help="cProfile the --only pages")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if not args.no_wrk and not shutil.which("wrk"):
         sys.exit("needs wrk: apt-get install -y wrk")
 
     import django
@@ -180,7 +208,9 @@ def main() -> None:
 
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False
+    )
     gunicorn = None
     try:
         t0 = time.monotonic()
@@ -203,7 +233,12 @@ def main() -> None:
                 "bytes": len(response.content),
                 "queries": len(queries),
                 "cpu": cpu_median(lambda p=path: client.get(p), args.runs),
+                "rps": 0.0,
             }
+            if args.profile and not label.startswith("bare"):
+                profile(client, label, path, args.runs)
+        if args.no_wrk:
+            return report(args, figures, started_at, load_before)
 
         port = free_port()
         env = {
@@ -237,9 +272,15 @@ def main() -> None:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
             gunicorn.wait(timeout=30)
-        connection.creation.destroy_test_db(base + "_pages", verbosity=0)
+        if args.keep:
+            connection.close()
+        else:
+            connection.creation.destroy_test_db(base + "_pages", verbosity=0)
+    report(args, figures, started_at, load_before)
 
-    bare = figures["bare Django 50-row page"]["rps"]
+
+def report(args, figures, started_at, load_before) -> None:
+    bare = figures["bare Django 50-row page"]["rps"] or 1.0
     load_after = os.getloadavg()
     print(f"Machine: {machine()}")
     print(

@@ -116,6 +116,7 @@ def build_fleet(n_servers: int, n_packages: int):
                 "pending_security",
                 "last_inventory_at",
                 "package_family",
+                "release",
             ],
             (
                 (
@@ -134,6 +135,7 @@ def build_fleet(n_servers: int, n_packages: int):
                     i % 5,
                     now,
                     "deb",
+                    "bookworm",
                 )
                 for i in range(n_servers)
             ),
@@ -196,9 +198,18 @@ def build_fleet(n_servers: int, n_packages: int):
         _copy(
             raw,
             ServerPackage._meta.db_table,
-            ["server_id", "name", "architecture", "version", "state", "version_key"],
+            [
+                "server_id",
+                "name",
+                "architecture",
+                "version",
+                "state",
+                "version_key",
+                "source_name",
+                "source_version",
+            ],
             (
-                (sid, name, "amd64", version, "install", keys[version])
+                (sid, name, "amd64", version, "install", keys[version], "", "")
                 for sid in server_ids
                 for version in [f"3.0.{sid % 17}-1~deb12u{sid % 3}"]
                 for name in names_per_server[sid]

@@ -114,7 +114,8 @@ def _url_maker(name: str):
 class TaskRow:
     """One task as every task row shows it (plan page, My tasks, the dashboard card and
     the htmx answers): plain values and what the user may do, nothing hung on a model.
-    The pickers' options are not here: the page carries them once (_task_pickers.html)."""
+    Rendered by templates/jinja2/plans/task_rows.jinja. The pickers' options are not
+    here: the page carries them once (_task_pickers.html)."""
 
     pk: int
     title: str
@@ -133,6 +134,7 @@ class TaskRow:
     can_edit: bool
     can_work: bool
     url_detail: str
+    url_plan: str
     url_status: str
     url_assign: str
     url_delete: str
@@ -149,6 +151,7 @@ class _RowMaker:
             _url_maker(name)
             for name in ("task_detail", "task_status", "task_assign", "task_delete")
         ]
+        self.plan_url = _url_maker("plan_detail")
         self.labels = {value: str(label) for value, label in TaskStatus.choices}
         self.rights: dict[int, tuple[bool, bool]] = {}
 
@@ -193,6 +196,7 @@ class _RowMaker:
             can_edit=may_edit,
             can_work=may_edit or (assignee_id == self.user.pk and may_work),
             url_detail=detail,
+            url_plan=self.plan_url(plan_id),
             url_status=status_url,
             url_assign=assign,
             url_delete=delete,
