@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain
 
 from django.db.models import (
@@ -382,6 +382,55 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
     )
 
 
+@dataclass(slots=True)
+class MilestoneRow:
+    """One milestone as the plan page's list shows it
+    (templates/jinja2/plans/milestone_items.jinja), plain values."""
+
+    pk: int
+    number: int
+    name: str
+    signed_off: bool
+    starts_on: date | None
+    due_on: date | None
+    signoff_count: int
+    signoff_roles: list[str]
+    signoff_people: list[str]
+    first: bool
+    last: bool
+    url_move: str
+    url_edit: str
+    url_delete: str
+
+
+def milestone_rows(milestones: list[Milestone]) -> list[MilestoneRow]:
+    """Rows of plan_milestones() (its prefetched sign-off people): no query."""
+    urls = [
+        reverse(name, args=[0]).replace("/0/", "/{}/")
+        for name in ("milestone_move", "milestone_edit", "milestone_delete")
+    ]
+    last = len(milestones)
+    return [
+        MilestoneRow(
+            pk=m.pk,
+            number=n,
+            name=m.name,
+            signed_off=m.signed_off_at is not None,
+            starts_on=m.starts_on,
+            due_on=m.due_on,
+            signoff_count=m.signoff_count,
+            signoff_roles=list(m.signoff_roles or []),
+            signoff_people=[u.display_name for u in m.signoff_users.all()],
+            first=n == 1,
+            last=n == last,
+            url_move=urls[0].format(m.pk),
+            url_edit=urls[1].format(m.pk),
+            url_delete=urls[2].format(m.pk),
+        )
+        for n, m in enumerate(milestones, start=1)
+    ]
+
+
 def plan_page(*, plan: Plan, user) -> dict:
     """Everything the plan page shows except the windows and tasks cards (their
     own selectors) and the activity feed (loaded by htmx): references, milestones,
@@ -396,6 +445,7 @@ def plan_page(*, plan: Plan, user) -> dict:
         "plan": plan,
         "references": list(plan.references.all()),
         "milestones": milestones,
+        "milestone_rows": milestone_rows(milestones),
         # Read once for the page's timeline, windows card and tasks card (the
         # plans_schedule tags take them from here instead of reading them again).
         "schedule": {

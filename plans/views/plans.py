@@ -237,7 +237,7 @@ def plan_scope_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     offset = request.GET.get("offset", "")
     offset = int(offset) if offset.isdecimal() and len(offset) < 7 else 0
     context = selectors.plan_scope_rows(plan=plan, offset=offset)
-    return render(request, "plans/partials/_scope_rows.html", context)
+    return render(request, "plans/scope_rows.jinja", context, using="jinja2")
 
 
 def _conflict(request, *, form, current, template, **extra):
@@ -453,12 +453,14 @@ def plan_scope(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 def _milestones_response(request: HttpRequest, plan, *, add_form=None, status: int = 200):
     if request.htmx:
+        milestones = selectors.plan_milestones(plan=plan)
         return render(
             request,
             "plans/partials/_milestones.html",
             {
                 "plan": plan,
-                "milestones": selectors.plan_milestones(plan=plan),
+                "milestones": milestones,
+                "milestone_rows": selectors.milestone_rows(milestones),
                 "milestone_add_form": add_form or MilestoneAddForm(),
                 "milestones_import_form": MilestonesImportForm(),
                 "can_edit": True,
