@@ -22,7 +22,7 @@ which looks for these names); Django's makemessages reads only Django templates.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 
 from django import template
@@ -38,20 +38,22 @@ from markupsafe import Markup
 def localdate(value, fmt: str | None = None) -> str:
     """Django's `date` filter, after moving an aware datetime into the user's zone (Django
     templates do that for every value they print; Jinja2 does not)."""
-    if isinstance(value, datetime):
-        if timezone.is_aware(value):
-            value = timezone.localtime(value)
-        return defaultfilters.date(value, fmt)
     if value is None or value == "":
         return ""
-    # A day's name in a language is always the same: formatting one (a Django format
-    # object, a translation per name) costs more than a row, and rows share few days.
-    return _date_in(value, fmt, translation.get_language())
+    zone = None
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        zone = timezone.get_current_timezone()
+    # The same instant or day in the same format, language and zone always reads the
+    # same: formatting one (a Django format object, a translation per name) costs more
+    # than a row, and rows share few days.
+    return _date_in(value, fmt, translation.get_language(), zone)
 
 
 @lru_cache(maxsize=4096)
-def _date_in(day: date, fmt: str | None, language: str | None) -> str:
-    return defaultfilters.date(day, fmt)
+def _date_in(value: date, fmt: str | None, language: str | None, zone: tzinfo | None) -> str:
+    if zone is not None:
+        value = timezone.localtime(value, zone)
+    return defaultfilters.date(value, fmt)
 
 
 def url(name: str, *args, **kwargs) -> str:
