@@ -88,6 +88,7 @@ def environment(**options) -> Environment:
         {"url": url, "static": static, "_": gettext, "gettext": gettext, "ngettext": ngettext}
     )
     env.filters["date"] = localdate
+    env.filters["truncatechars"] = defaultfilters.truncatechars
     return env
 
 

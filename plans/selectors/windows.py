@@ -34,6 +34,7 @@ class WindowEntry(NamedTuple):
     environment: str
     environment_label: str
     expected_downtime_minutes: int
+    server_id: int
 
 
 def windows_of_plan(*, plan: Plan, milestones=None) -> list[MaintenanceWindow]:
@@ -54,14 +55,20 @@ def windows_of_plan(*, plan: Plan, milestones=None) -> list[MaintenanceWindow]:
     if windows:
         labels = {value: str(label) for value, label in Environment.choices}
         # Tuples, not WindowServer + Server objects: 200 of each cost more than the card.
-        for window_id, hostname, env, downtime in (
+        for window_id, hostname, env, downtime, server_id in (
             WindowServer.objects.filter(window__plan_id=plan.pk)
             .order_by("server__hostname", "pk")
             .values_list(
-                "window_id", "server__hostname", "server__environment", "expected_downtime_minutes"
+                "window_id",
+                "server__hostname",
+                "server__environment",
+                "expected_downtime_minutes",
+                "server_id",
             )
         ):
-            entries[window_id].append(WindowEntry(hostname, env, labels.get(env, env), downtime))
+            entries[window_id].append(
+                WindowEntry(hostname, env, labels.get(env, env), downtime, server_id)
+            )
     for w in windows:
         w.entries = entries[w.pk]
     return windows
@@ -90,12 +97,12 @@ class WindowRow:
 
 
 def windows_card(*, plan: Plan, user, windows=None, milestones=None) -> dict:
-    """Context of the plan page's windows card: 7 queries whatever the sizes (windows,
-    their servers, and the checks' five); 5 when the plan page passes in the `windows`
+    """Context of the plan page's windows card: 5 queries whatever the sizes (windows,
+    their servers, and the checks' three); 3 when the plan page passes in the `windows`
     it has read (windows_of_plan) for the timeline too."""
     if windows is None:
         windows = windows_of_plan(plan=plan, milestones=milestones)
-    problems = plan_window_problems(plan)
+    problems = plan_window_problems(plan, windows=windows)
     link = reverse("window_detail", args=[0]).replace("/0/", "/{}/")
     rows = []
     for w in windows:
