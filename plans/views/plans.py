@@ -78,6 +78,8 @@ def _list(request: HttpRequest, *, templates: bool) -> HttpResponse:
             "query": filters.as_query(),
             "templates": templates,
             "today": timezone.localdate(),
+            # Reversed once, not once a row.
+            "plan_link": reverse("plan_detail", args=[0]).replace("/0/", "/{}/"),
             "owners": selectors.team_owners(team=team),
             "statuses": PlanStatus.choices,
             "kinds": PlanKind.choices,
