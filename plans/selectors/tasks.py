@@ -65,9 +65,25 @@ def checklist_item_get_for_work(*, user, item_id: int) -> ChecklistItem:
 
 
 def _with_checklist(queryset: QuerySet[Task]) -> QuerySet[Task]:
-    # Rows show "checklist 2/5": counted by the database, no checklist rows loaded.
-    return queryset.select_related("assignee", "milestone", "plan").annotate(
-        n_items=Count("checklist"), n_done=Count("checklist", filter=Q(checklist__done=True))
+    # Rows show "checklist 2/5": counted by the database, no checklist rows loaded. Only
+    # the columns task_rows() reads: the plan's long texts would cost more than the rows.
+    return (
+        queryset.select_related("assignee", "milestone", "plan")
+        .only(
+            "title",
+            "status",
+            "due_on",
+            "position",
+            "plan__title",
+            "plan__team_id",
+            "milestone__name",
+            "assignee__first_name",
+            "assignee__last_name",
+            "assignee__username",
+        )
+        .annotate(
+            n_items=Count("checklist"), n_done=Count("checklist", filter=Q(checklist__done=True))
+        )
     )
 
 
