@@ -10,6 +10,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -91,8 +92,9 @@ def plans_open_for_scope(*, user, team: Team) -> QuerySet[Plan]:
 def plan_get_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
     """One plan of the user's teams: 404 outside them, 403 if the role may not act."""
     return get_for_user(
-        Plan.objects.select_related("owner", "team", "created_from").annotate(
-            server_count=Count("servers")
+        # The source plan's title only (the page links to it), not its texts.
+        Plan.objects.select_related("owner", "team").annotate(
+            server_count=Count("servers"), created_from_title=F("created_from__title")
         ),
         user=user,
         action=action,

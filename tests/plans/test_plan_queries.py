@@ -153,7 +153,7 @@ def test_plan_page_queries_do_not_grow(
     client.get("/plans/")  # warm the session
     for sizes in (SMALL, LARGE):
         plan = build_plan(team, planner, people, **sizes)
-        # Part A (12): session, user, memberships, plan (+owner, team, created_from,
+        # Part A (12): session, user, memberships, plan (+owner, team, source title,
         # server count), references, milestones, their sign-off people, windows, their
         # servers, the first 50 scope servers, their tags, pending updates (the activity
         # feed comes by htmx: test below). Part B's tags reuse the milestones and windows
