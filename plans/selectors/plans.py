@@ -379,7 +379,13 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
 
     return list(
         plan.milestones.order_by("position", "pk").prefetch_related(
-            Prefetch("signoff_users", queryset=User.objects.order_by("username"))
+            Prefetch(
+                "signoff_users",
+                # Their names only: a user row carries a password hash and a dozen more.
+                queryset=User.objects.order_by("username").only(
+                    "first_name", "last_name", "username"
+                ),
+            )
         )
     )
 
