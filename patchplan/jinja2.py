@@ -31,11 +31,24 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 
-def localdate(value, fmt: str | None = None) -> str:
+def _language(eval_ctx: EvalContext) -> str | None:
+    """The active language, looked up once per render (Django keeps it in a context-local
+    whose lookup costs as much as a short row; a template asks hundreds of times). The
+    evaluation context is the render's own: Jinja2 makes one per render."""
+    try:
+        return eval_ctx.patchplan_language
+    except AttributeError:
+        eval_ctx.patchplan_language = translation.get_language()
+        return eval_ctx.patchplan_language
+
+
+@pass_eval_context
+def localdate(eval_ctx: EvalContext, value, fmt: str | None = None) -> str:
     """Django's `date` filter, after moving an aware datetime into the user's zone (Django
     templates do that for every value they print; Jinja2 does not)."""
     if value is None or value == "":
@@ -46,7 +59,7 @@ def localdate(value, fmt: str | None = None) -> str:
     # The same instant or day in the same format, language and zone always reads the
     # same: formatting one (a Django format object, a translation per name) costs more
     # than a row, and rows share few days.
-    return _date_in(value, fmt, translation.get_language(), zone)
+    return _date_in(value, fmt, _language(eval_ctx), zone)
 
 
 @lru_cache(maxsize=4096)
@@ -60,8 +73,9 @@ def url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
 
-def gettext(message: str, /, **values) -> Markup:
-    return _translated(message, translation.get_language()) % values
+@pass_eval_context
+def gettext(eval_ctx: EvalContext, message: str, /, **values) -> Markup:
+    return _translated(message, _language(eval_ctx)) % values
 
 
 def ngettext(singular: str, plural: str, number: int, /, **values) -> Markup:
