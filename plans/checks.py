@@ -360,8 +360,16 @@ def load_check_context(
     if all_servers:
         start = min(pw.starts_at for pw in plan_windows)
         end = max(pw.ends_at for pw in plan_windows)
+        if extra is None:
+            # The same servers, named by a subquery: hundreds of ids as parameters cost
+            # more to prepare than the whole check.
+            servers_in = WindowServer.objects.filter(
+                window__plan_id=plan.pk, window__cancelled_at=None
+            ).values("server_id")
+        else:  # a draft's servers are not saved yet
+            servers_in = all_servers
         rows = WindowServer.objects.filter(
-            server_id__in=all_servers,
+            server_id__in=servers_in,
             window__plan__team_id=team.pk,
             # A template's windows are examples, never run: they conflict with nothing.
             window__plan__is_template=False,
