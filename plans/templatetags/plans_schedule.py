@@ -55,9 +55,10 @@ def plan_timeline(context, plan) -> str:
     )
 
 
-@register.inclusion_tag("plans/partials/_windows_card.html", takes_context=True)
-def plan_windows(context, plan) -> dict:
-    """The windows card with each window's warnings: 5 queries (3 on the plan page)."""
+@register.simple_tag(takes_context=True)
+def plan_windows(context, plan) -> str:
+    """The windows card with each window's warnings (templates/jinja2/plans/
+    windows_card.jinja): 5 queries (3 on the plan page)."""
     shared = _shared(context, plan)
     data = windows_card(
         plan=plan,
@@ -65,13 +66,15 @@ def plan_windows(context, plan) -> dict:
         windows=shared.get("windows"),
         milestones=shared.get("milestones"),
     )
-    data["request"] = context.get("request")
-    return data
+    return jinja(
+        context, "plans/windows_card.jinja", zone=timezone.get_current_timezone_name(), **data
+    )
 
 
-@register.inclusion_tag("plans/partials/_tasks_card.html", takes_context=True)
-def plan_tasks(context, plan) -> dict:
-    """The tasks card (first page, filtered by the page's GET parameters): 3 queries."""
+@register.simple_tag(takes_context=True)
+def plan_tasks(context, plan) -> str:
+    """The tasks card (templates/jinja2/plans/tasks_card.jinja; first page, filtered by the
+    page's GET parameters): 3 queries."""
     shared = _shared(context, plan)
     request = context["request"]
     data = tasks_card(
@@ -80,6 +83,4 @@ def plan_tasks(context, plan) -> dict:
         milestones=shared.get("milestones"),
         filters=TaskFilters.from_query(request.GET),
     )
-    data["request"] = request
-    data["csrf_token"] = context.get("csrf_token")
-    return data
+    return jinja(context, "plans/tasks_card.jinja", **data)

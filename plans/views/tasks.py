@@ -220,7 +220,7 @@ def plan_task_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     context = selectors.plan_task_rows(plan=plan, user=request.user, filters=filters)
     if filters.offset:
         return render(request, TASK_ROWS, {**context, "mode": "plan"}, using="jinja2")
-    return render(request, "plans/partials/_task_list.html", context)
+    return render(request, "plans/task_list.jinja", context, using="jinja2")
 
 
 @login_required
