@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.urls import reverse
 from django.utils import timezone
 
@@ -317,8 +317,9 @@ class TaskFilters:
 
 def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, people=None) -> dict:
     """One page (TASK_PAGE_SIZE) of the plan's tasks as rows, from filters.offset, and
-    the number of tasks the filters match: 2 queries (3 if an assignee has left the team
-    since; 3 without `milestones`/`people`, read here then)."""
+    the number of tasks the filters match: 1 query (2 if an assignee has left the team
+    since, or the offset is past the end; 2 without `milestones`/`people`, read here
+    then)."""
     from plans.models import Milestone
 
     if milestones is None:
@@ -326,14 +327,28 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
     names = {m.pk: m.name for m in milestones}
     if people is None:
         people = {u.pk: u.display_name for u in members_by_team([plan.team_id])[plan.team_id]}
-    queryset = filters.apply(tasks_of_plan(plan=plan))
-    # Counted without the checklist join and its GROUP BY: the same rows, a plainer query.
-    total = filters.apply(Task.objects.filter(plan_id=plan.pk)).count()
+    # The count of all matching tasks comes with the page (a window over the whole
+    # result), not as a query of its own.
+    queryset = filters.apply(tasks_of_plan(plan=plan)).annotate(total=Window(Count("pk")))
     values = list(
         queryset.values_list(
-            "pk", "title", "status", "due_on", "assignee_id", "milestone_id", "n_items", "n_done"
+            "pk",
+            "title",
+            "status",
+            "due_on",
+            "assignee_id",
+            "milestone_id",
+            "n_items",
+            "n_done",
+            "total",
         )[filters.offset : filters.offset + TASK_PAGE_SIZE]
     )
+    if values:
+        total = values[0][-1]
+    elif filters.offset:  # past the end: counted apart
+        total = filters.apply(Task.objects.filter(plan_id=plan.pk)).count()
+    else:
+        total = 0
     gone = {v[4] for v in values if v[4] and v[4] not in people}
     if gone:  # assignees who have left the team since: one more query, only then
         people = {
@@ -356,7 +371,7 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
             n_items=n_items,
             n_done=n_done,
         )
-        for pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done in values
+        for pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done, _ in values
     ]
     shown = filters.offset + len(rows)
     return {
@@ -372,8 +387,8 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
 
 def tasks_card(*, plan: Plan, user, milestones=None, filters: TaskFilters | None = None) -> dict:
     """Context of the plan page's tasks card: the first page of rows, the filters and
-    the pickers' options (once for the page): 3 queries (tasks, their count, members),
-    4 without the plan's `milestones` passed in."""
+    the pickers' options (once for the page): 2 queries (tasks with their count, members),
+    3 without the plan's `milestones` passed in."""
     from plans.models import Milestone
 
     members = members_by_team([plan.team_id])[plan.team_id]

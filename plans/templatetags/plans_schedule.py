@@ -74,7 +74,7 @@ def plan_windows(context, plan) -> str:
 @register.simple_tag(takes_context=True)
 def plan_tasks(context, plan) -> str:
     """The tasks card (templates/jinja2/plans/tasks_card.jinja; first page, filtered by the
-    page's GET parameters): 3 queries."""
+    page's GET parameters): 2 queries."""
     shared = _shared(context, plan)
     request = context["request"]
     data = tasks_card(

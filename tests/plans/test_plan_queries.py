@@ -158,8 +158,8 @@ def test_plan_page_queries_do_not_grow(
         # servers, the first 50 scope servers, their tags, pending updates (the activity
         # feed comes by htmx: test below). Part B's tags reuse the milestones and windows
         # read there (timeline 0; windows card: the checks' team windows, off-peak,
-        # freezes 3; tasks: members, count, first page 3): 18.
-        with django_assert_max_num_queries(18):
+        # freezes 3; tasks: members, first page with the count 2): 17.
+        with django_assert_max_num_queries(17):
             response = client.get(f"/plans/{plan.pk}/")
         assert response.status_code == 200
         body = response.content.decode()
