@@ -296,9 +296,10 @@ def report(args, figures, started_at, load_before) -> None:
     print("| page | requests/s | share of bare | CPU per request | CPU share | HTML | queries |")
     print("|---|---|---|---|---|---|---|")
     for label, f in figures.items():
+        rps = "— | —" if args.no_wrk else f"{f['rps']:.0f} | {100 * f['rps'] / bare:.0f}%"
         print(
-            f"| {label} | {f['rps']:.0f} | {100 * f['rps'] / bare:.0f}% | {f['cpu']:.1f} ms | "
-            f"{100 * bare_cpu / f['cpu']:.0f}% | {f['bytes'] / 1024:.0f} KB | {f['queries']} |"
+            f"| {label} | {rps} | {f['cpu']:.1f} ms | {100 * bare_cpu / f['cpu']:.0f}% | "
+            f"{f['bytes'] / 1024:.0f} KB | {f['queries']} |"
         )
 
 
