@@ -9,7 +9,9 @@ class PlansConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
-        from plans import history_guard
+        from plans import history_guard, receivers
+
+        receivers.connect()
 
         post_migrate.connect(history_guard.on_post_migrate, sender=self)
         connection_created.connect(history_guard.on_connection_created)

@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Model
 from django.utils import timezone
 
+from patchplan.core import audit as core_audit
 from plans.models import AuditEvent, Plan
 
 MAX_VALUE = 2000
@@ -123,6 +124,5 @@ def audit_changes(
     return AuditEvent.objects.bulk_create(rows) if rows else []
 
 
-def snapshot(obj: Model, fields: Iterable[str]) -> dict[str, Any]:
-    """The current values of `fields` on `obj` (a `before`/`after` for audit_changes)."""
-    return {name: getattr(obj, name) for name in fields}
+# One definition for every layer (teams and servers use it through core.audit).
+snapshot = core_audit.snapshot

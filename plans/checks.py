@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -139,15 +140,16 @@ def freeze_intervals(freezes: Sequence[Freeze], tz: ZoneInfo) -> list[tuple[Inte
 def _fmt(value: datetime, tz: ZoneInfo | None = None) -> str:
     zone = tz or timezone.get_current_timezone()
     local = value.astimezone(zone)
-    return f"{local:%a %d %b %Y %H:%M} {zone}"
+    return f"{date_format(local, 'D j M Y, H:i')} {zone}"
 
 
 def _fmt_range(start: datetime, end: datetime, tz: ZoneInfo | None = None) -> str:
-    """Like "Tue 08 Jan 2030 14:00–16:00 Europe/Berlin"; the end's date only if it differs."""
+    """Like "Tue 8 Jan 2030, 14:00–16:00 Europe/Berlin"; the end's date only if it differs
+    (the format of every other moment on the pages)."""
     zone = tz or timezone.get_current_timezone()
     a, b = start.astimezone(zone), end.astimezone(zone)
-    until = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %d %b %H:%M}"
-    return f"{a:%a %d %b %Y %H:%M}–{until} {zone}"
+    until = date_format(b, "H:i" if a.date() == b.date() else "D j M, H:i")
+    return f"{date_format(a, 'D j M Y, H:i')}–{until} {zone}"
 
 
 # --- The checks -----------------------------------------------------------
@@ -206,7 +208,7 @@ def check_milestone_due(w: WindowFacts, tz: ZoneInfo) -> Problem | None:
         return Problem(
             "after_milestone_due",
             _("Starts after its milestone's due date (%(due)s).")
-            % {"due": f"{w.milestone_due:%a %d %b %Y}"},
+            % {"due": date_format(w.milestone_due, "D j M Y")},
         )
     return None
 

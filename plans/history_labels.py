@@ -12,6 +12,7 @@ from functools import cache
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 
 # The apps whose models appear in the history.
@@ -61,7 +62,8 @@ def value_label(object_type: str, name: str, value: str) -> str:
     if match:
         at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         local = timezone.localtime(at)
-        return f"{local:%d %b %Y %H:%M} {timezone.get_current_timezone_name()}"
+        # The format of every other moment on the pages ("2 Jan 2026, 04:04").
+        return f"{date_format(local, 'j M Y, H:i')} {timezone.get_current_timezone_name()}"
     field = _field(object_type, name)
     choices = dict(getattr(field, "choices", None) or ())
     if choices:

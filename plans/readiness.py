@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from plans.choices import (
     FINAL_EXECUTION_STATUSES,
@@ -162,10 +164,9 @@ def _hosts(ids, facts: Facts, limit: int = 5) -> str:
 
 
 def _fmt(at: datetime) -> str:
-    from django.utils import timezone
-
+    # The format every page uses for a moment ("2 Dec 2026, 09:00"), with the zone named.
     local = timezone.localtime(at)
-    return f"{local:%d %b %Y %H:%M} {timezone.get_current_timezone_name()}"
+    return f"{date_format(local, 'j M Y, H:i')} {timezone.get_current_timezone_name()}"
 
 
 # --- the checks ----------------------------------------------------------------
@@ -175,7 +176,12 @@ def check_scope(facts: Facts) -> Check:
     label = _("Servers in scope")
     if facts.scope:
         n = len(facts.scope)
-        return Check("scope", label, True, _("%(n)d server(s) in scope.") % {"n": n})
+        return Check(
+            "scope",
+            label,
+            True,
+            ngettext("%(n)d server in scope.", "%(n)d servers in scope.", n) % {"n": n},
+        )
     return Check("scope", label, False, _("No servers are in the plan's scope."))
 
 
@@ -222,7 +228,12 @@ def check_backups(facts: Facts) -> Check:
         "backups",
         label,
         True,
-        _("Backups recorded for all %(n)d production server(s).") % {"n": len(production)},
+        ngettext(
+            "Backup recorded for the production server.",
+            "Backups recorded for all %(n)d production servers.",
+            len(production),
+        )
+        % {"n": len(production)},
     )
 
 
@@ -351,7 +362,8 @@ def check_go_approval(facts: Facts) -> Check:
         "go_approval",
         label,
         False,
-        _("%(n)d of %(k)d go approval(s).") % {"n": n, "k": m.signoff_count},
+        ngettext("%(n)d of %(k)d go approval.", "%(n)d of %(k)d go approvals.", m.signoff_count)
+        % {"n": n, "k": m.signoff_count},
     )
 
 

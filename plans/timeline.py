@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 WIDTH = 900
 LEFT = 160
@@ -114,7 +116,7 @@ def build_timeline(
     step = _tick_step((last - first).days)
     day = first
     while day <= last:
-        tl.ticks.append(Tick(x_day(day), day.strftime("%d %b")))
+        tl.ticks.append(Tick(x_day(day), date_format(day, "j M")))
         day += timedelta(days=step)
     previous_due: date | None = None
     for i, m in enumerate(milestones):
@@ -129,7 +131,9 @@ def build_timeline(
             continue
         x = x_day(begin)
         width = max(x_day(end + timedelta(days=1)) - x, 4)
-        dates = f"{begin:%d %b}–{end:%d %b}" if m.starts_on and m.due_on else f"due {end:%d %b}"
+        day_of = partial(date_format, format_string="j M")  # the pages' format: "1 Dec"
+        dates = f"{day_of(begin)}–{day_of(end)}" if m.starts_on and m.due_on else None
+        dates = dates or f"due {day_of(end)}"
         tl.bars.append(Bar(m.name, x, round(width, 1), y, dates, round(x + width + 4, 1)))
     tl.windows_y = TOP + len(milestones) * ROW + (ROW - BAR) / 2
     for i, w in enumerate(sorted(windows, key=lambda w: w.starts_at)):
@@ -145,12 +149,14 @@ def build_timeline(
                 round(width, 1),
                 tl.windows_y,
                 label_y,
-                f"W{i + 1}: {w.title + ', ' if w.title else ''}{local:%d %b %H:%M} {tz}",
+                f"W{i + 1}: {w.title + ', ' if w.title else ''}"
+                f"{date_format(local, 'j M, H:i')} {tz}",
             )
         )
     tl.today_x = x_day(today) if first <= today <= last else None
     if tl.today_x is None:
         tl.today_note = (
-            f"Today ({today:%d %b %Y}) is {'after' if today > last else 'before'} this timeline."
+            f"Today ({date_format(today, 'j M Y')}) is "
+            f"{'after' if today > last else 'before'} this timeline."
         )
     return tl

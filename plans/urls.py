@@ -5,6 +5,7 @@ from .views import document as document_views
 from .views import plans as plan_views
 from .views import raci as raci_views
 from .views import schedules as schedule_views
+from .views import server_bulk as server_bulk_views
 from .views import tasks as task_views
 from .views import windows as window_views
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("import/", plan_views.plan_import, name="plan_import"),
     path("scope-from-fleet/", plan_views.plan_scope_from_fleet, name="plan_scope_from_fleet"),
     path("picker/", plan_views.plan_picker, name="plan_picker"),
+    path("add-servers/", server_bulk_views.plan_add_servers, name="plan_add_servers"),
     path("templates/", plan_views.template_list, name="template_list"),
     path("<int:plan_id>/edit/", plan_views.plan_edit, name="plan_edit"),
     path("<int:plan_id>/doc/<slug:section>/", document_views.plan_section, name="plan_section"),

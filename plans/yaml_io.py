@@ -641,7 +641,7 @@ def import_plan(
     if starts_on is not None:
         anchor = yaml_first_date(data)
         if anchor is not None and anchor != starts_on:
-            data_shift(data, starts_on - anchor)
+            data_shift(data, starts_on - anchor, tz=team.tzinfo)
     return plan_from_data(data, team=team, by=by, title=title, owner=owner)
 
 
@@ -876,11 +876,21 @@ def data_first_date(data: dict) -> date | None:
     return min(found) if found else None
 
 
-def data_shift(data: dict, offset: timedelta) -> None:
-    """Move every date of the timeline by `offset` (whole days), in place."""
+def data_shift(data: dict, offset: timedelta, *, tz=None) -> None:
+    """Move every date of the timeline by `offset` (whole days), in place. A window
+    keeps its time of day in `tz` (the team's zone) across a DST change: 22:00 in
+    October (+02:00) moved to December is 22:00 there (+01:00), not 21:00."""
 
     def shift_day(value) -> str:
         return (_as_date(value) + offset).isoformat()
+
+    def shift_instant(value) -> str:
+        moment = _as_datetime(value)
+        if tz is None or timezone.is_naive(moment):
+            # A naive time is already a wall time, read in the team's zone on import.
+            return (moment + offset).isoformat()
+        local = moment.astimezone(tz).replace(tzinfo=None) + offset
+        return local.replace(tzinfo=tz).isoformat()
 
     for m in data.get("milestones", []):
         for key in list(m):
@@ -889,7 +899,7 @@ def data_shift(data: dict, offset: timedelta) -> None:
                 m[key] = shift_day(m[key])
     for w in data.get("windows", []):
         for key in ("starts", "ends"):
-            w[key] = (_as_datetime(w[key]) + offset).isoformat()
+            w[key] = shift_instant(w[key])
     for t in data.get("tasks", []):
         if t.get("due"):
             t["due"] = shift_day(t["due"])

@@ -22,12 +22,12 @@ from django_ratelimit.decorators import ratelimit
 
 from patchplan.core.ratelimits import Limit, retry_after, setting_rate
 from patchplan.core.security_log import log_security_event
+from patchplan.core.tokens import hash_token
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 
 from . import selectors, services
 from .choices import SnapshotSource
-from .models import hash_token
 from .parsers import DEFAULT_MAX_BYTES, SUPPORTED_FORMATS
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.utils import timezone
@@ -72,12 +72,16 @@ def _role_layer(hostname: str, packages: list[Package], *, early: bool) -> list[
     return packages
 
 
-def demo_inventory_load(*, servers: Sequence[Server]) -> None:
+def demo_inventory_load(
+    *, servers: Sequence[Server], patched_at: dict[str, datetime] | None = None
+) -> None:
     """Give each demo server package snapshots over the past months and pending updates.
 
     Every third server is already patched (security updates applied), the rest
-    still have the security updates pending.
+    still have the security updates pending. `patched_at`: hosts also patched, each
+    with its listing at that time (a staging host patched in a window that has run).
     """
+    patched_at = patched_at or {}
     base_states = _states()
     updates = base_states[3]
     now = timezone.now()
@@ -124,14 +128,15 @@ def demo_inventory_load(*, servers: Sequence[Server]) -> None:
     for i, server in enumerate(servers):
         layer = states_for(server.hostname)
         blobs, maps = layer["blobs"], layer["maps"]
-        is_patched = i % 3 == 0
+        is_patched = i % 3 == 0 or server.hostname in patched_at
         # Stagger the dates per server so the history looks lived-in.
         t1 = now - timedelta(days=120 - i % 7, hours=i)
         t2 = now - timedelta(days=40 - i % 5, hours=i)
         t_updates = now - timedelta(days=2, hours=i % 12)
         steps = [(t1, "early"), (t2, "installed")]
         if is_patched:
-            steps.append((now - timedelta(days=1, hours=i % 9), "patched"))
+            when = patched_at.get(server.hostname, now - timedelta(days=1, hours=i % 9))
+            steps.append((when, "patched"))
         for when, state in steps:
             changes = layer["changes"][state]
             snapshots.append(

@@ -84,10 +84,9 @@ class InventoryForm(forms.Form):
 
 
 class BulkForm(SingleLineFieldsMixin, forms.Form):
-    action = forms.ChoiceField(choices=[("tag", _("Tag")), ("plan", _("Add to plan"))])
+    action = forms.ChoiceField(choices=[("tag", _("Tag"))])
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
     tags = forms.CharField(required=False, max_length=500)
-    plan = forms.IntegerField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,9 +1,8 @@
-import hashlib
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from patchplan.core.tokens import hash_token  # noqa: F401 - its old home, kept importable
 from patchplan.teams.models import Team
 
 from .choices import Criticality, Environment, SnapshotSource
@@ -209,10 +208,6 @@ class PendingUpdate(models.Model):
 
 
 TOKEN_PREFIX = "ppi_"  # noqa: S105 - a recognisable prefix, not a secret
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class InventoryToken(models.Model):

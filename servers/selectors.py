@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Case,
@@ -18,7 +20,6 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from patchplan.reports.selectors import stale_cutoff
 from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user
@@ -26,6 +27,14 @@ from patchplan.teams.selectors import check_team_action, get_for_user
 from .choices import Criticality, Environment
 from .models import InventorySnapshot, InventoryToken, PendingUpdate, Server, ServerPackage, Tag
 from .versions import version_key
+
+
+def stale_cutoff(*, now: datetime, stale_days: int, tz: ZoneInfo) -> datetime:
+    """Inventories before this instant are more than `stale_days` calendar days
+    old in `tz`: the midnight that starts the day `stale_days` days ago."""
+    day = now.astimezone(tz).date() - timedelta(days=stale_days)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
 
 # ?sort= values the list accepts, and the ordering each means.
 SORTS: dict[str, tuple[str, ...]] = {

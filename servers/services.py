@@ -11,10 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patchplan.core import audit
+from patchplan.core.tokens import hash_token
 from patchplan.teams.models import Team
 
 from .inventory import ImportResult, InventoryRejected, inventory_import
-from .models import TOKEN_PREFIX, InventoryToken, Server, Tag, hash_token
+from .models import TOKEN_PREFIX, InventoryToken, Server, Tag
+from .signals import server_deleting
 
 __all__ = [
     "ImportResult",
@@ -96,10 +99,8 @@ _SERVER_FIELDS = (
 
 def _audit(team, *, action: str, by=None, obj=None, field: str = "", old=None, new=None) -> None:
     """The team's history (an AuditEvent with the team and no plan), in the caller's
-    transaction. Imported late: plans depends on servers, not the other way round."""
-    from plans.audit import audit_event
-
-    audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
+    transaction, through core.audit: the rows are the plans app's, above servers."""
+    audit.audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
 
 
 def _check_owner(team: Team, owner) -> None:
@@ -150,8 +151,6 @@ def server_update(
         _check_unique(server.team, fields["hostname"], exclude_pk=server.pk)
     if "owner" in fields:
         _check_owner(server.team, fields["owner"])
-    from plans.audit import audit_changes
-
     for name in fields:
         if name != "hostname" and name not in _SERVER_FIELDS:
             raise TypeError(f"unknown server field {name!r}")
@@ -166,20 +165,16 @@ def server_update(
         server.tags.set(tags_for_names(team=server.team, names=parse_tag_names(tags)))
         before["tags"] = old_tags
         after["tags"] = sorted(t.name for t in server.tags.all())
-    audit_changes(team=server.team_id, obj=server, before=before, after=after, by=by)
+    audit.audit_changes(team=server.team_id, obj=server, before=before, after=after, by=by)
     return server
 
 
 @transaction.atomic
 def server_delete(*, server: Server, by=None) -> None:
     """Remove a server with its inventory history. One that was worked on in a plan's
-    window is refused: the plan's execution record (append-only) names it."""
-    from plans.models import ServerExecution
-
-    if ServerExecution.objects.filter(server_id=server.pk).exists():
-        raise ValidationError(
-            _("%(h)s was patched in a plan's window; its record is kept.") % {"h": server.hostname}
-        )
+    window is refused: the plan's execution record (append-only) names it. Plans
+    says so through the server_deleting signal (servers does not import plans)."""
+    server_deleting.send(sender=Server, server=server)
     _audit(server.team_id, action="deleted", obj=server, field="server", old=server.hostname, by=by)
     server.delete()
 

@@ -7,3 +7,9 @@ from django.dispatch import Signal
 # packages or pending updates; kwargs: server, snapshot. Receivers that fail
 # roll the import back, so they must only do what belongs with it.
 inventory_imported = Signal()
+
+# Sent inside server_delete's transaction before the server is deleted; kwargs:
+# server. A receiver that must keep the server (plans: it was patched in a
+# window, and that record is append-only) raises ValidationError, which
+# refuses the deletion with its message.
+server_deleting = Signal()

@@ -17,10 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.core.csv_export import csv_response
 from patchplan.teams.roles import Action
-from patchplan.teams.selectors import check_team_action, get_for_user, user_can
-from plans.models import Plan
-from plans.selectors.plans import plans_open_for_scope
-from plans.services.plans import plan_scope_add
+from patchplan.teams.selectors import check_team_action, user_can
 
 from . import csv_import, selectors, services
 from .choices import Criticality, Environment, SnapshotSource
@@ -111,34 +108,18 @@ def server_bulk(request: HttpRequest) -> HttpResponse:
     if len(servers) != len(ids):
         # Someone else's id (or a deleted one): the whole request is refused.
         raise Http404("No such server.")
+    # "Add to plan" is the plans app's (plans.views.server_bulk): the list's
+    # form posts it there, so servers never import plans.
     try:
-        if form.cleaned_data["action"] == "tag":
-            check_team_action(user=request.user, team_id=team.pk, action=Action.MANAGE_SERVERS)
-            services.servers_tag(
-                team=team, servers=servers, tag_names=form.cleaned_data["tags"], by=request.user
-            )
-            messages.success(
-                request,
-                ngettext("Tagged %(n)s server.", "Tagged %(n)s servers.", len(servers))
-                % {"n": len(servers)},
-            )
-        else:
-            plan_id = form.cleaned_data.get("plan")
-            if not plan_id:
-                raise ValidationError(_("Choose a plan."))
-            plan = get_for_user(
-                Plan.objects.all(), user=request.user, action=Action.EDIT_PLAN, pk=plan_id
-            )
-            if plan.team_id != team.pk:
-                raise Http404("No such plan.")
-            added = plan_scope_add(plan=plan, servers=servers, by=request.user)
-            messages.success(
-                request,
-                ngettext(
-                    "Added %(n)s server to %(plan)s.", "Added %(n)s servers to %(plan)s.", added
-                )
-                % {"n": added, "plan": plan.title},
-            )
+        check_team_action(user=request.user, team_id=team.pk, action=Action.MANAGE_SERVERS)
+        services.servers_tag(
+            team=team, servers=servers, tag_names=form.cleaned_data["tags"], by=request.user
+        )
+        messages.success(
+            request,
+            ngettext("Tagged %(n)s server.", "Tagged %(n)s servers.", len(servers))
+            % {"n": len(servers)},
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect(back)
@@ -415,7 +396,6 @@ def fleet_search(request: HttpRequest) -> HttpResponse:
             # The answer can become a plan's scope (issue 17).
             "fleet_params": params,
             "can_plan": user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN),
-            "scope_plans": plans_open_for_scope(user=request.user, team=team) if hits else [],
         },
     )
 

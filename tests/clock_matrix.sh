@@ -11,8 +11,11 @@
 #   CLOCK_POINTS="2026-12-31T00:30+01:00" tests/clock_matrix.sh -x
 #
 # The fault tests (tests/notifications/test_faults.py) start Celery workers in
-# subprocesses, which keep the real clock, and the browser tests' Chromium has
-# its own: neither is in the list; neither computes dates.
+# subprocesses, which keep the real clock: not in the list. The browser flows
+# that pass the gates (run mode, go, windows starting) run at three of the
+# points (`make test-clock` runs them with CLOCK_MODULES and CLOCK_POINTS):
+# their live server is travelled; Chromium keeps its own clock, which the pages
+# use only for refresh timers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"

@@ -43,6 +43,16 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a local PostgreSQL backend, from /proc; the
+    machine is shared, so wall-clock time says little."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write_feed(path: Path, n_packages: int, rng: random.Random) -> int:
     """The tracker JSON, written package by package (the writer keeps little in memory)."""
     pairs = 0
@@ -236,12 +246,19 @@ def run(args) -> None:
         f"in {time.perf_counter() - started:.0f} s"
     )
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
     for label in ("fleet rematch, first", "fleet rematch, unchanged"):
         started = time.perf_counter()
+        cpu, db_cpu = time.process_time(), backend_cpu(backend)
         count = match_servers(None)
         print(
-            f"{label}: {time.perf_counter() - started:.1f} s, {count} open matches "
-            f"({Match.objects.filter(resolved_at=None).count()} rows open)"
+            f"{label}: {time.perf_counter() - started:.1f} s wall, CPU "
+            f"{time.process_time() - cpu:.1f} s Python + {backend_cpu(backend) - db_cpu:.1f} s "
+            f"PostgreSQL, {count} open matches "
+            f"({Match.objects.filter(resolved_at=None).count()} rows open); "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
     print(f"peak RSS: {rss_mb():.0f} MB")
 

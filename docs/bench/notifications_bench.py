@@ -166,6 +166,7 @@ def run() -> None:
     from patchplan.notifications import services
     from patchplan.notifications.models import Notification, Status
     from plans.models import MaintenanceWindow, Milestone, Plan, Task
+    from plans.notify import scans
 
     call_command("migrate", verbosity=0)
     now = timezone.now()
@@ -245,7 +246,7 @@ def run() -> None:
         Task(plan=plan, milestone=m, title="t", assignee=users[i % 50])
         for i, m in enumerate(milestones)
     )
-    services.scan_window_reminders(timezone.now())
+    scans.scan_window_reminders(timezone.now())
     expected = set(Notification.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
     print(f"reminders to deliver: {len(expected)}")
 

@@ -13,9 +13,11 @@ COPY (servers_bench.build_fleet: N servers x P packages, 20 pending updates each
 - CPU per request, queries and bytes: the same page through Django's test client in this
   process (median CPU time of --runs requests: the web side without PostgreSQL's time).
 The share of bare is each page's requests/s over the bare page's in the same run.
-Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow.
-While working on a page: --keep keeps (and reuses) the scratch database, --no-wrk prints
-CPU, queries and bytes only, and --profile prints a cProfile of the --only pages.
+Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow;
+--keep keeps the scratch database for the next run (build a big fleet once, measure it
+later on a quiet machine). While working on a page: --no-wrk prints CPU, queries and
+bytes only (and the CPU share: the bare page's CPU over the page's), --profile prints a
+cProfile (CPU time) of the --only pages.
 """
 
 from __future__ import annotations
@@ -96,6 +98,14 @@ def machine() -> str:
     )
 
 
+def database_exists(name: str) -> bool:
+    from django.db import connection
+
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
 def build(args):
     """The data; returns (admin user, {page label: path})."""
     from django.db import connection
@@ -105,13 +115,8 @@ def build(args):
     from patchplan.teams.models import Membership
     from plans.choices import PlanKind, PlanStatus, Risk
     from plans.models import Plan
-    from servers.models import Server
     from tests.plans.test_plan_queries import LARGE, build_plan
 
-    if args.keep and Plan.objects.exists():  # built by an earlier --keep run
-        admin = User.objects.get(username="bench")
-        big = Plan.objects.get(title__startswith="Big plan")
-        return admin, pages_of(args, big, Server.objects.order_by("pk")[0].pk)
     team, admin, server_ids = build_fleet(args.servers, args.packages)
     admin.first_name, admin.last_name = "Ada", "Admin"
     admin.save()
@@ -144,10 +149,25 @@ def build(args):
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return admin, pages_of(args, big, server_ids[0])
+    return admin, page_paths(args, server_ids[0], big.pk)
 
 
-def pages_of(args, big, server_id: int) -> dict[str, str]:
+def reuse(args):
+    """A kept database's admin user and pages (see --keep), after its migrations."""
+    from django.core.management import call_command
+
+    from patchplan.accounts.models import User
+    from plans.models import Plan
+    from servers.models import Server
+
+    call_command("migrate", verbosity=0)
+    admin = User.objects.get(username="bench")
+    first_server = Server.objects.filter(team__slug="bench").order_by("pk").first()
+    big = Plan.objects.get(team__slug="bench", title__startswith="Big plan")
+    return admin, page_paths(args, first_server.pk, big.pk)
+
+
+def page_paths(args, server_id: int, plan_id: int) -> dict[str, str]:
     return {
         "bare Django 50-row page": "/bench/bare/",
         "server list (50 rows)": "/servers/",
@@ -155,7 +175,7 @@ def pages_of(args, big, server_id: int) -> dict[str, str]:
         'fleet search "openssl"': "/servers/fleet/?name=openssl",
         'fleet search "openssl" below 3.0.9': "/servers/fleet/?name=openssl&below=3.0.9",
         "plan list": "/plans/",
-        "plan page (reference size)": f"/plans/{big.pk}/",
+        "plan page (reference size)": f"/plans/{plan_id}/",
         "My tasks": "/plans/my-tasks/",
         "dashboard": "/",
         "calendar month": "/calendar/",
@@ -167,7 +187,7 @@ def profile(client, label: str, path: str, runs: int) -> None:
     import cProfile
     import pstats
 
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)
     prof.enable()
     for _ in range(runs):
         client.get(path)
@@ -186,7 +206,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--runs", type=int, default=20, help="requests for the CPU median")
     parser.add_argument("--only", default="", help="measure only pages whose label has this")
-    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the scratch db")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch database (<db>_pages_<servers>x<packages>) and reuse it next "
+        "time, migrated: build a 20,000-server fleet once, measure it when the machine is quiet",
+    )
     parser.add_argument("--no-wrk", action="store_true", help="CPU, queries and bytes only")
     parser.add_argument("--profile", action="store_true", help="cProfile the --only pages")
     args = parser.parse_args()
@@ -199,7 +224,8 @@ def main() -> None:
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         sys.exit("needs PostgreSQL: set DATABASE_URL=postgres://...")
     base = settings.DATABASES["default"]["NAME"]
-    settings.DATABASES["default"]["TEST"] = {"NAME": base + "_pages"}
+    scratch = base + (f"_pages_{args.servers}x{args.packages}" if args.keep else "_pages")
+    settings.DATABASES["default"]["TEST"] = {"NAME": scratch}
     django.setup()
 
     from django.db import connection
@@ -208,14 +234,25 @@ def main() -> None:
 
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()
-    connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False
-    )
+    kept = args.keep and database_exists(scratch)
+    if kept:
+        connection.close()
+        connection.settings_dict["NAME"] = scratch
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
     gunicorn = None
     try:
         t0 = time.monotonic()
-        admin, pages = build(args)
-        print(f"data built in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        try:
+            admin, pages = reuse(args) if kept else build(args)
+        except BaseException:
+            # A half-built database must not be reused by the next --keep run.
+            connection.creation.destroy_test_db(scratch, verbosity=0)
+            raise
+        print(
+            f"data {'reused' if kept else 'built'} in {time.monotonic() - t0:.0f} s",
+            file=sys.stderr,
+        )
         pages = {k: v for k, v in pages.items() if args.only in k or k.startswith("bare")}
         client = Client()
         client.force_login(admin)
@@ -272,10 +309,8 @@ def main() -> None:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
             gunicorn.wait(timeout=30)
-        if args.keep:
-            connection.close()
-        else:
-            connection.creation.destroy_test_db(base + "_pages", verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(scratch, verbosity=0)
     report(args, figures, started_at, load_before)
 
 

@@ -67,13 +67,21 @@ def main() -> None:
             connection.creation.destroy_test_db(settings.DATABASES["default"]["NAME"], verbosity=0)
 
 
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    buffer = io.StringIO()
+def _copy(cursor, table: str, columns: list[str], rows, chunk: int = 200_000) -> None:
+    """COPY rows in chunks: a 20,000-server fleet's 40 M rows in one buffer do not fit
+    in memory (22 GB, killed)."""
+    buffer, count = io.StringIO(), 0
     for row in rows:
         buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
         buffer.write("\n")
-    buffer.seek(0)
-    cursor.copy_from(buffer, table, columns=columns)
+        count += 1
+        if count == chunk:
+            buffer.seek(0)
+            cursor.copy_from(buffer, table, columns=columns)
+            buffer, count = io.StringIO(), 0
+    if count:
+        buffer.seek(0)
+        cursor.copy_from(buffer, table, columns=columns)
 
 
 def build_fleet(n_servers: int, n_packages: int):
@@ -135,7 +143,7 @@ def build_fleet(n_servers: int, n_packages: int):
                     i % 5,
                     now,
                     "deb",
-                    "bookworm",
+                    "",  # derived from the OS (Debian 12: bookworm)
                 )
                 for i in range(n_servers)
             ),
@@ -143,12 +151,14 @@ def build_fleet(n_servers: int, n_packages: int):
         server_ids = list(
             Server.objects.filter(team=team).order_by("pk").values_list("pk", flat=True)
         )
-        names_per_server = {}
-        blob_rows = []
-        for sid in server_ids:
-            names = core + rng.sample(universe, n_packages - len(core))
-            names_per_server[sid] = names
-            blob_rows.append("\n".join(f"{n}\tamd64\t1.{sid % 7}-1\tinstall" for n in names))
+        names_per_server = {
+            sid: core + rng.sample(universe, n_packages - len(core)) for sid in server_ids
+        }
+        # The listings, made as COPY reads them (a list of 20,000 of them is 1 GB).
+        blobs = (
+            (sid, "\n".join(f"{n}\tamd64\t1.{sid % 7}-1\tinstall" for n in names))
+            for sid, names in names_per_server.items()
+        )
         _copy(
             raw,
             InventorySnapshot._meta.db_table,
@@ -183,8 +193,9 @@ def build_fleet(n_servers: int, n_packages: int):
                     0,
                     0,
                 )
-                for sid, blob in zip(server_ids, blob_rows, strict=True)
+                for sid, blob in blobs
             ),
+            chunk=500,  # rows of about 50 KB each
         )
         # version_key as COPY's text form of bytea ("\\x" and hex), one per distinct version.
         keys = {

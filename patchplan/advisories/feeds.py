@@ -8,8 +8,9 @@
 - OSV (schema 1.6), a per-ecosystem ``all.zip`` of one JSON record per file:
   ``affected[].package.ecosystem`` ("Debian:12", "Ubuntu:22.04:LTS",
   "AlmaLinux:9", "Rocky Linux:9"), ``ranges[].events`` (introduced / fixed /
-  last_affected), ``severity[]`` (CVSS vectors, or Ubuntu's priority words).
-  Read member by member.
+  last_affected / limit) and ``versions``, ``severity[]`` (CVSS vectors, or
+  Ubuntu's priority words). Read member by member; each affected entry becomes
+  the intervals its events describe (``osv_intervals``).
 - CISA KEV JSON: ``{"catalogVersion", "vulnerabilities": [{"cveID", "dateAdded",
   "knownRansomwareCampaignUse", ...}]}``, streamed item by item.
 
@@ -25,21 +26,38 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import IO
+from functools import lru_cache
+from typing import IO, NamedTuple
 
 import ijson
 from cvss import CVSS3, CVSS4
 from cvss.exceptions import CVSSError
 
 from servers.releases import release_for_osv_ecosystem
+from servers.versions import version_key
 
 from .choices import SEVERITY_RANK, FixStatus, Severity
 
-__all__ = ["FeedError", "FeedRecord", "read_debian", "read_kev", "read_osv"]
+__all__ = ["Affected", "FeedError", "FeedRecord", "read_debian", "read_kev", "read_osv"]
 
 
 class FeedError(ValueError):
     """A feed that cannot be read; ``str()`` says what is wrong."""
+
+
+class Affected(NamedTuple):
+    """What a record says about one package in one release, as one version interval:
+    FIXED: [introduced, fixed); OPEN: [introduced, last_affected], or from introduced
+    on when last_affected is empty; UNDETERMINED: every version. An empty
+    introduced means from the first version (OSV's "0")."""
+
+    release: str
+    package: str
+    status: str
+    fixed: str = ""
+    urgency: str = ""
+    introduced: str = ""
+    last_affected: str = ""
 
 
 @dataclass
@@ -50,8 +68,7 @@ class FeedRecord:
     summary: str = ""
     severity_rank: int = 0
     cvss_score: float | None = None
-    # (release, package, status, fixed_version, urgency)
-    packages: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    packages: list[Affected] = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
 
@@ -107,7 +124,7 @@ def read_debian(stream: IO[bytes]) -> Iterator[FeedRecord]:
                     urgency = str(entry.get("urgency", "")).rstrip("*")
                     if status != FixStatus.NOT_AFFECTED:
                         rank = max(rank, _URGENCY_RANK.get(urgency, 0))
-                    rows.append((release, package, status, fixed, urgency))
+                    rows.append(Affected(release, package, status, fixed, urgency))
                 yield FeedRecord(
                     key=f"{package}/{ident}",
                     content_hash=_hash(info),
@@ -163,21 +180,100 @@ def _osv_severity(entries: list) -> tuple[int, float | None]:
     return rank, best
 
 
-def _osv_fix(ranges: list) -> tuple[str, str]:
-    """(FixStatus, fixed version) from ECOSYSTEM ranges: the last fixed event wins."""
-    fixed = ""
-    affected = False
-    for r in ranges or []:
+@lru_cache(maxsize=65536)
+def _key(version: str, family: str) -> str:
+    # version_key orders like compare_versions at a quarter of its cost per
+    # comparison, and an OSV dump repeats the same versions across its records.
+    return version_key(version, family=family)
+
+
+def _event_order(version: str, family: str) -> tuple[int, str]:
+    # OSV's "0" sorts before every version; an unreadable version ("" key) just after.
+    if version == "0":
+        return (0, "")
+    return (1, _key(version, family))
+
+
+def _below(a: str, b: str, family: str) -> bool:
+    """a < b in the family's ordering; False when either cannot be read."""
+    key_a, key_b = _key(a, family), _key(b, family)
+    return bool(key_a and key_b) and key_a < key_b
+
+
+def osv_intervals(affected: dict, family: str, release: str, package: str) -> list[Affected]:
+    """The affected versions of one ``affected[]`` entry as intervals, exactly as the
+    schema's evaluation pseudocode decides (docs/schema.md, "Evaluation"):
+
+    - per ECOSYSTEM range, events sorted in the ecosystem's order (dpkg or rpm):
+      ``introduced`` opens an interval (if none is open), ``fixed`` closes it before
+      the fixed version, ``last_affected`` closes it after that version; one still open
+      at the end has no upper bound;
+    - ``limit`` events: only versions below the highest limit are in the range ("*"
+      is infinity), so intervals are cut there; the limit then acts as the fix;
+    - ``versions``: each listed version is affected; those no range covers become
+      one-version intervals.
+
+    Other range types (GIT, SEMVER) cannot be evaluated on installed packages and
+    add nothing, as in the pseudocode."""
+    rows: list[Affected] = []
+    for r in affected.get("ranges") or []:
         if r.get("type") != "ECOSYSTEM":
             continue
-        for event in r.get("events", []):
-            if "fixed" in event:
-                fixed = str(event["fixed"])
-            elif "introduced" in event or "last_affected" in event:
-                affected = True
-    if fixed:
-        return FixStatus.FIXED, fixed
-    return (FixStatus.OPEN, "") if affected else (FixStatus.UNDETERMINED, "")
+        events = [e for e in r.get("events") or [] if isinstance(e, dict) and len(e) == 1]
+        limits = [str(e["limit"]) for e in events if "limit" in e]
+        limit = ""
+        if limits and not any("*" in v for v in limits):
+            limit = max(limits, key=lambda v: _event_order(v, family))
+        start: str | None = None  # the open interval's introduced, "" for "0"
+        spans: list[tuple[str, str, str]] = []  # (introduced, fixed, last_affected)
+        ordered = sorted(
+            (e for e in events if "limit" not in e),
+            key=lambda e: _event_order(str(next(iter(e.values()))), family),
+        )
+        for event in ordered:
+            ((kind, value),) = event.items()
+            value = str(value)
+            if kind == "introduced" and start is None:
+                start = "" if value == "0" else value
+            elif kind == "fixed" and start is not None:
+                spans.append((start, value, ""))
+                start = None
+            elif kind == "last_affected" and start is not None:
+                spans.append((start, "", value))
+                start = None
+        if start is not None:
+            spans.append((start, "", ""))
+        for introduced, fixed, last in spans:
+            if limit:
+                if introduced and not _below(introduced, limit, family):
+                    continue  # the whole interval is at or above the limit
+                if (fixed and _below(limit, fixed, family)) or (
+                    not fixed and (not last or not _below(last, limit, family))
+                ):
+                    fixed, last = limit, ""
+            rows.append(
+                Affected(
+                    release,
+                    package,
+                    FixStatus.FIXED if fixed else FixStatus.OPEN,
+                    fixed,
+                    "",
+                    introduced,
+                    last,
+                )
+            )
+    for version in dict.fromkeys(str(v) for v in affected.get("versions") or []):
+        if not any(_covers(row, version, family) for row in rows):
+            rows.append(Affected(release, package, FixStatus.OPEN, "", "", version, version))
+    return rows
+
+
+def _covers(row: Affected, version: str, family: str) -> bool:
+    if row.introduced and _below(version, row.introduced, family):
+        return False
+    if row.fixed:
+        return _below(version, row.fixed, family)
+    return not row.last_affected or not _below(row.last_affected, version, family)
 
 
 def osv_record(record: dict) -> FeedRecord | None:
@@ -201,8 +297,7 @@ def osv_record(record: dict) -> FeedRecord | None:
         rank = max(rank, sub_rank)
         if sub_score is not None:
             score = sub_score if score is None else max(score, sub_score)
-        status, fixed = _osv_fix(affected.get("ranges", []))
-        rows.append((found[1], str(package["name"]), status, fixed, ""))
+        rows.extend(osv_intervals(affected, found[0], found[1], str(package["name"])))
     if not rows:
         return None
     # DSA-/USN-/ALSA- ids are advisories; "DEBIAN-CVE-..." and "UBUNTU-CVE-..."

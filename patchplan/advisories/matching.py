@@ -7,8 +7,9 @@ Set-based, so the whole fleet costs about what one server does:
 2. one query finds the distinct (release, source package, installed version,
    advisory entry) tuples: a version installed on 4,000 servers is compared
    once, not 4,000 times;
-3. Python compares those versions with the package manager's ordering
-   (servers.versions), cached per (installed, fixed) pair;
+3. Python places those versions in the advisories' intervals (introduced,
+   fixed, last_affected) with the package manager's ordering (servers.versions),
+   cached per pair of versions;
 4. the vulnerable tuples go to a second temporary table, joined back to the
    servers' packages to upsert Match rows; open matches that no longer hold
    are resolved (kept with resolved_at, for the time to remediate).
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from servers.models import Server, ServerPackage
 from servers.releases import release_for_os
-from servers.versions import compare_versions
+from servers.versions import version_key
 
 from .choices import FixStatus, MatchStatus
 from .models import AffectedPackage, Match
@@ -61,30 +62,61 @@ def _fill(cursor, table: str, columns: str, rows: list[tuple]) -> None:
 
 
 def _vulnerable(
-    rows: Iterable[tuple[str, str, str, int, str, str, str]],
+    rows: Iterable[tuple[str, str, str, int, str, str, str, str, str]],
 ) -> list[tuple[str, str, str, int, str, str]]:
     """Keep the (release, source, installed, vulnerability, fixed, match status)
-    tuples whose installed version is vulnerable."""
-    cache: dict[tuple[str, str, str], int | None] = {}
+    tuples whose installed version lies in an advisory interval (AffectedPackage):
+    one per (release, source, installed, vulnerability), a fix available winning
+    over none, the highest fixed version over lower ones (two feeds that disagree)."""
+    # Sort keys (servers.versions.version_key) order like compare_versions, cost one
+    # parse per distinct version instead of two per pair, and compare as strings.
+    keys: dict[tuple[str, str], str] = {}
 
-    def below(installed: str, fixed: str, family: str) -> bool | None:
-        key = (installed, fixed, family)
-        if key not in cache:
-            try:
-                cache[key] = compare_versions(installed, fixed, family=family)
-            except ValueError:
-                cache[key] = None  # an unreadable version proves nothing
-        order = cache[key]
-        return None if order is None else order < 0
+    def order(installed: str, other: str, family: str) -> int | None:
+        a = keys.get((installed, family))
+        if a is None:
+            a = keys[(installed, family)] = version_key(installed, family=family)
+        b = keys.get((other, family))
+        if b is None:
+            b = keys[(other, family)] = version_key(other, family=family)
+        if not a or not b:
+            return None  # an unreadable version proves nothing
+        return (a > b) - (a < b)
 
-    out = []
-    for release, source, installed, vuln_id, status, fixed, family in rows:
+    found: dict[tuple[str, str, str, int], tuple[str, str, str]] = {}
+    for release, source, installed, vuln_id, status, fixed, family, introduced, last in rows:
+        if introduced:
+            below_start = order(installed, introduced, family)
+            if below_start is None or below_start < 0:
+                continue
         if status == FixStatus.FIXED:
-            if below(installed, fixed, family):
-                out.append((release, source, installed, vuln_id, fixed, MatchStatus.FIX_AVAILABLE))
-        elif status in (FixStatus.OPEN, FixStatus.UNDETERMINED):
-            out.append((release, source, installed, vuln_id, "", MatchStatus.NO_FIX))
-    return out
+            before_fix = order(installed, fixed, family)
+            if before_fix is None or before_fix >= 0:
+                continue
+            candidate = (fixed, MatchStatus.FIX_AVAILABLE)
+        elif status == FixStatus.OPEN:
+            if last:
+                after_last = order(installed, last, family)
+                if after_last is None or after_last > 0:
+                    continue
+            candidate = ("", MatchStatus.NO_FIX)
+        elif status == FixStatus.UNDETERMINED:
+            candidate = ("", MatchStatus.NO_FIX)
+        else:
+            continue
+        key = (release, source, installed, vuln_id)
+        best = found.get(key)
+        # A fix beats no fix; of two fixes (feeds that disagree) the higher one.
+        if best is None or (
+            candidate[0] and (not best[0] or (order(candidate[0], best[0], family) or 0) > 0)
+        ):
+            found[key] = (*candidate, family)
+    return [(*key, fixed, status) for key, (fixed, status, _family) in found.items()]
+
+
+# The steps match_servers reports through ``progress``: versions compared, matches
+# computed, written, the ones that no longer hold resolved.
+FLEET_STEPS = 4
 
 
 @transaction.atomic
@@ -125,7 +157,7 @@ def match_servers(
                 FROM {sp} sp JOIN pp_match_scope r ON r.server_id = sp.server_id
                 WHERE r.release <> '')
             SELECT i.release, i.source, i.version, a.vulnerability_id, a.status,
-                   a.fixed_version, i.family
+                   a.fixed_version, i.family, a.introduced, a.last_affected
             FROM installed i
             JOIN {ap} a ON a.release = i.release AND a.package = i.source
             WHERE a.status <> %s""",  # noqa: S608
@@ -133,7 +165,7 @@ def match_servers(
         )
         vulnerable = _vulnerable(cursor.fetchall())
         if progress:
-            progress(1, 2)
+            progress(1, FLEET_STEPS)
         _fill(
             cursor,
             "pp_match_vuln",
@@ -153,6 +185,8 @@ def match_servers(
                  AND v.version = {_VER}
             GROUP BY sp.server_id, s.team_id, v.vulnerability_id, v.source"""  # noqa: S608
         )
+        if progress:
+            progress(2, FLEET_STEPS)
         m = Match._meta.db_table
         cursor.execute(
             f"""INSERT INTO {m} (server_id, team_id, vulnerability_id, package,
@@ -173,6 +207,8 @@ def match_servers(
                OR {m}.status <> EXCLUDED.status""",  # noqa: S608
             [now],
         )
+        if progress:
+            progress(3, FLEET_STEPS)
         cursor.execute(
             f"""UPDATE {m} SET resolved_at = %s
             WHERE resolved_at IS NULL
@@ -186,7 +222,7 @@ def match_servers(
         for table in ("pp_match_scope", "pp_match_vuln", "pp_match_now"):
             cursor.execute(f"DROP TABLE {table}")
     if progress:
-        progress(2, 2)
+        progress(FLEET_STEPS, FLEET_STEPS)
     return count
 
 
@@ -209,15 +245,22 @@ def match_server(server: Server) -> int:
         rows = []
         names = sorted(installed)
         for start in range(0, len(names), 2000):
-            for source, vid, status, fixed in (
+            for source, vid, status, fixed, introduced, last in (
                 AffectedPackage.objects.filter(
                     release=release, package__in=names[start : start + 2000]
                 )
                 .exclude(status=FixStatus.NOT_AFFECTED)
-                .values_list("package", "vulnerability_id", "status", "fixed_version")
+                .values_list(
+                    "package",
+                    "vulnerability_id",
+                    "status",
+                    "fixed_version",
+                    "introduced",
+                    "last_affected",
+                )
             ):
                 rows.extend(
-                    (release, source, version, vid, status, fixed, family)
+                    (release, source, version, vid, status, fixed, family, introduced, last)
                     for version in installed[source]
                 )
         for _rel, source, installed, vid, fixed, status in sorted(_vulnerable(rows)):

@@ -69,8 +69,11 @@ class AdvisoryRecord(models.Model):
 
 
 class AffectedPackage(models.Model):
-    """What one record says about one package in one release: fixed in a
-    version, open, undetermined, or not affected."""
+    """What one record says about one package in one release, as one interval of
+    versions (``feeds.Affected``): FIXED is [introduced, fixed_version), OPEN is
+    [introduced, last_affected] (no upper bound when empty), UNDETERMINED is every
+    version, NOT_AFFECTED none. A record can have several rows per package and
+    release (OSV ranges with gaps, listed versions)."""
 
     record = models.ForeignKey(AdvisoryRecord, on_delete=models.CASCADE, related_name="packages")
     vulnerability = models.ForeignKey(
@@ -82,6 +85,9 @@ class AffectedPackage(models.Model):
     status = models.CharField(max_length=14, choices=FixStatus.choices)
     fixed_version = models.CharField(max_length=200, blank=True)
     urgency = models.CharField(max_length=30, blank=True)
+    # Empty: from the first version (the Debian tracker's only case, OSV's "0").
+    introduced = models.CharField(max_length=200, blank=True, default="")
+    last_affected = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["release", "package"], name="affected_release_package")]

@@ -134,6 +134,12 @@ def vulnerability_get(*, ident: str) -> Vulnerability:
     return found
 
 
+def vulnerabilities_by_ident(*, idents: list[str]) -> list[Vulnerability]:
+    """The vulnerabilities named (global data; whether they affect a team is the
+    caller's question), unknown names left out."""
+    return list(Vulnerability.objects.filter(ident__in=idents[:1000]))
+
+
 def vulnerability_team_matches(*, team: Team, vulnerability: Vulnerability) -> QuerySet[Match]:
     """The team's open matches of one vulnerability, production and critical first."""
     return (

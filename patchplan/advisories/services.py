@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +103,18 @@ def _flush(source: str, batch: dict[str, FeedRecord], existing: dict, touched: s
             touched.add(vid)
             links.append((record.pk, vid))
             packages.extend(
-                (record.pk, vid, release[:40], package[:200], status, fixed[:200], urgency[:30])
-                for release, package, status, fixed, urgency in rec.packages
+                (
+                    record.pk,
+                    vid,
+                    row.release[:40],
+                    row.package[:200],
+                    row.status,
+                    row.fixed[:200],
+                    row.urgency[:30],
+                    row.introduced[:200],
+                    row.last_affected[:200],
+                )
+                for row in rec.packages
             )
     _insert(
         AdvisoryRecord.vulnerabilities.through._meta.db_table,
@@ -121,6 +131,8 @@ def _flush(source: str, batch: dict[str, FeedRecord], existing: dict, touched: s
             "status",
             "fixed_version",
             "urgency",
+            "introduced",
+            "last_affected",
         ],
         packages,
     )
@@ -324,53 +336,83 @@ _RISK_FOR_SEVERITY = {"critical": "critical", "high": "high", "medium": "medium"
 _ENV_ORDER = {"development": 0, "staging": 1, "other": 2, "production": 3}
 
 
-def _minimum_versions(pairs: Iterable[tuple[str, str, str]]) -> dict[str, str]:
-    """Package -> the lowest fixed version named for it (family-aware ordering)."""
+def _fix_targets(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, str]:
+    """Source package -> the version to verify, from (package, release, fixed, family):
+    within a release the highest fixed version (it fixes every selected CVE); across
+    releases the lowest of those (a bookworm server never gets trixie's version, and
+    a plan has one target per package)."""
     from servers.versions import compare_versions
 
-    out: dict[str, str] = {}
-    for name, version, family in pairs:
-        if not version:
-            continue
-        current = out.get(name)
+    def pick(current: str | None, version: str, family: str, higher: bool) -> str:
+        if current is None:
+            return version
         try:
-            if current is None or compare_versions(version, current, family=family) < 0:
-                out[name] = version
+            order = compare_versions(version, current, family=family)
         except ValueError:
-            out.setdefault(name, version)
+            return current
+        return version if (order > 0 if higher else order < 0) else current
+
+    per_release: dict[tuple[str, str], tuple[str, str]] = {}
+    for package, release, version, family in rows:
+        if version:
+            current = per_release.get((package, release))
+            per_release[(package, release)] = (
+                pick(current and current[0], version, family, higher=True),
+                family,
+            )
+    out: dict[str, str] = {}
+    for (package, _release), (version, family) in sorted(per_release.items()):
+        out[package] = pick(out.get(package), version, family, higher=False)
     return out
 
 
-@transaction.atomic
-def plan_the_fix(*, team, vulnerability: Vulnerability, by):
-    """Create a draft security-patch plan for one vulnerability: the team's affected
-    servers in scope, the CVE and its advisories as references, and the binary
-    packages to update with their fixed versions as verification targets.
+MAX_SELECTION = 50
 
-    Servers of several releases get the lowest fixed version among their
-    releases as the target (a plan per release is stricter: filter first)."""
+
+@transaction.atomic
+def plan_the_fix(*, team, vulnerabilities: Sequence[Vulnerability], by):
+    """Create one draft security-patch plan for the given vulnerabilities (one, from
+    its page, or a selection from the list): the team's affected servers in scope
+    (staging first in the suggested order), every CVE and its advisories as
+    references, and the binary packages to update with their fixed versions as
+    verification targets (``_fix_targets``).
+
+    Refused (ValidationError, nothing written) when nothing is selected, too much
+    is, or a selected vulnerability affects no server of this team."""
     from plans.choices import PlanKind
     from plans.services.plans import plan_create, plan_scope_add, reference_parse
     from servers.models import Server, ServerPackage
 
+    from .choices import SEVERITY_RANK
     from .models import Match
 
-    matches = list(
-        Match.objects.filter(team_id=team.pk, vulnerability=vulnerability, resolved_at=None)
-        .select_related("server")
-        .order_by("server__hostname")
-    )
-    if not matches:
+    vulnerabilities = list({v.pk: v for v in vulnerabilities}.values())
+    if not vulnerabilities:
+        raise ValidationError(_("Select at least one vulnerability to plan its fix."))
+    if len(vulnerabilities) > MAX_SELECTION:
         raise ValidationError(
-            _("No server of this team is affected by %(id)s.") % {"id": vulnerability.ident}
+            _("Select at most %(n)d vulnerabilities for one plan.") % {"n": MAX_SELECTION}
+        )
+    vulnerabilities.sort(key=lambda v: (-v.known_exploited, -v.severity_rank, v.ident))
+    matches = list(
+        Match.objects.filter(
+            team_id=team.pk, vulnerability__in=vulnerabilities, resolved_at=None
+        ).select_related("server")
+    )
+    hit = {m.vulnerability_id for m in matches}
+    missing = [v.ident for v in vulnerabilities if v.pk not in hit]
+    if missing:
+        raise ValidationError(
+            _("No server of this team is affected by %(ids)s.") % {"ids": ", ".join(missing)}
         )
     servers = sorted(
         {m.server_id: m.server for m in matches}.values(),
         key=lambda s: (_ENV_ORDER.get(s.environment, 2), s.hostname),
     )
     sources = {m.package for m in matches}
-    source_fixed = _minimum_versions(
-        (m.package, m.fixed_version, m.server.package_family) for m in matches
+    source_fixed = _fix_targets(
+        (m.package, m.server.effective_release, m.fixed_version, m.server.package_family or "deb")
+        for m in matches
     )
     # The binaries built from those sources on the affected servers are what a
     # listing shows after patching; each gets its source's fixed version.
@@ -388,27 +430,38 @@ def plan_the_fix(*, team, vulnerability: Vulnerability, by):
     packages = sorted({name for name, _source in binaries})
 
     refs = []
-    for text in [vulnerability.ident, *vulnerability.advisories]:
+    for text in [v.ident for v in vulnerabilities] + [
+        a for v in vulnerabilities for a in v.advisories
+    ]:
         try:
             ref = reference_parse(text)
         except ValidationError:
             continue  # an advisory id PatchPlan has no link pattern for (ALSA-...)
         if ref not in refs:
             refs.append(ref)
+    worst = max(vulnerabilities, key=lambda v: SEVERITY_RANK.get(v.severity, 0))
+    idents = [v.ident for v in vulnerabilities]
+    named = ", ".join(idents[:3]) + (f" +{len(idents) - 3}" if len(idents) > 3 else "")
+    if len(vulnerabilities) == 1:
+        objective = vulnerabilities[0].description or vulnerabilities[0].ident
+    else:
+        objective = "\n".join(
+            f"- {v.ident}: {(v.description or v.ident).splitlines()[0][:300]}"
+            for v in vulnerabilities
+        )
     order = ", ".join(f"{s.hostname} ({s.environment})" for s in servers)
     fixes = ", ".join(f"{name} >= {version}" for name, version in targets.items())
     plan = plan_create(
         team=team,
-        title=(
-            _("Fix %(id)s (%(pkgs)s)")
-            % {"id": vulnerability.ident, "pkgs": ", ".join(sorted(sources))}
-        )[:150],
+        title=(_("Fix %(id)s (%(pkgs)s)") % {"id": named, "pkgs": ", ".join(sorted(sources))})[
+            :150
+        ],
         owner=by,
         by=by,
         references=refs,
         kind=PlanKind.SECURITY_PATCH,
-        risk=_RISK_FOR_SEVERITY.get(vulnerability.severity, "medium"),
-        objective=(vulnerability.description or vulnerability.ident)[:5000],
+        risk=_RISK_FOR_SEVERITY.get(worst.severity, "medium"),
+        objective=objective[:5000],
         success_criteria=(
             _("Every server in scope runs %(fixes)s.") % {"fixes": fixes}
             if fixes

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .feeds import FeedError
-from .matching import match_servers
+from .matching import FLEET_STEPS, match_servers
 from .models import FleetMatchRun
 from .selectors import progress_key
 from .services import advisories_import, exposure_alerts, source_settings
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="advisories.rematch_fleet", acks_late=True)
 def rematch_fleet() -> int:
     """Recompute every server's matches after an advisory refresh, with progress."""
-    run = FleetMatchRun.objects.create(releases_total=2)
+    run = FleetMatchRun.objects.create(releases_total=FLEET_STEPS)
 
     def progress(done: int, total: int) -> None:
         # The matching runs in one transaction, where a row update stays unseen
@@ -35,7 +35,7 @@ def rematch_fleet() -> int:
         )
         raise
     FleetMatchRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(), releases_done=2, releases_total=2
+        finished_at=timezone.now(), releases_done=FLEET_STEPS, releases_total=FLEET_STEPS
     )
     exposure_alerts()
     return count

@@ -7,8 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -88,6 +89,7 @@ def vulnerability_list(request: HttpRequest) -> HttpResponse:
             "environments": Environment.choices,
             "sources": selectors.source_states(),
             "fleet_run": selectors.latest_fleet_run(),
+            "can_plan": user_can(user=request.user, team_id=team.pk, action=Action.EDIT_PLAN),
         },
     )
 
@@ -122,10 +124,54 @@ def vulnerability_plan_fix(request: HttpRequest, ident: str) -> HttpResponse:
     team = _team(request, Action.EDIT_PLAN)
     vulnerability = selectors.vulnerability_get(ident=ident)
     try:
-        plan = services.plan_the_fix(team=team, vulnerability=vulnerability, by=request.user)
+        plan = services.plan_the_fix(team=team, vulnerabilities=[vulnerability], by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("vulnerability_detail", ident=vulnerability.ident)
+    return _planned(request, plan)
+
+
+@login_required
+@require_POST
+def vulnerability_selection_plan_fix(request: HttpRequest) -> HttpResponse:
+    """ "Plan the fix" for the CVEs ticked on the list: one plan covering them all.
+    A bad selection goes back to the list (its filters kept) with the reason."""
+    team = _team(request, Action.EDIT_PLAN)
+    idents = [i.strip() for i in request.POST.getlist("ident") if i.strip()]
+    filters = selectors.VulnerabilityFilters.from_query(QueryDict(request.POST.get("query", "")))
+    if request.POST.get("server"):
+        # From a server page: back there (a server of this team, else 404).
+        server = server_get_for_user(user=request.user, server_id=_int(request.POST["server"]))
+        if server.team_id != team.pk:
+            raise Http404("No such server.")
+        back = reverse("server_detail", args=[server.pk])
+    else:
+        query = urlencode({k: v for k, v in filters.__dict__.items() if v})
+        back = reverse("vulnerability_list") + (f"?{query}" if query else "")
+    # One more than allowed is enough for the service to refuse too many.
+    idents = list(dict.fromkeys(idents))[: services.MAX_SELECTION + 1]
+    found = selectors.vulnerabilities_by_ident(idents=idents)
+    unknown = sorted(set(idents) - {v.ident for v in found})
+    try:
+        if unknown:
+            raise ValidationError(
+                _("Unknown vulnerability: %(ids)s.") % {"ids": ", ".join(unknown[:10])}
+            )
+        plan = services.plan_the_fix(team=team, vulnerabilities=found, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(back)
+    return _planned(request, plan)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise Http404("No such server.") from None
+
+
+def _planned(request: HttpRequest, plan) -> HttpResponse:
     messages.success(
         request,
         _("Plan created with %(n)d servers in scope; review it and send it for review.")
@@ -151,6 +197,9 @@ def server_vulnerabilities(request: HttpRequest, server_id: int) -> HttpResponse
             "matched": matched,
             "total": total,
             "release": server.effective_release,
+            "can_plan": user_can(
+                user=request.user, team_id=server.team_id, action=Action.EDIT_PLAN
+            ),
         },
     )
 

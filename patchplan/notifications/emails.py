@@ -1,209 +1,29 @@
 """Turning an outbox row into an email, at send time.
 
-Everything is read fresh here: whether the person is still in the team and
-still concerned, their preferences and time zone, the object's current
-state. A row that no longer applies raises Undeliverable."""
+Everything is read fresh here: whether the person is still active and in the
+team, their preferences and time zone. The app that owns the row's kind adds
+its part (the subject object's current state, attachments; see registry);
+a row that no longer applies raises Undeliverable."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from email.mime.text import MIMEText
-from zoneinfo import ZoneInfo
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from patchplan.core.text import single_line
-from plans.choices import Raci, TaskStatus
-from plans.models import Comment, MaintenanceWindow, Milestone, Plan, PlanRole, Task, WindowServer
-from servers.choices import Environment
 
-from . import selectors
-from .calendars import ICS_METHOD, WindowFacts, site_host, window_ics
-from .models import KIND_GROUP, Kind, Notification, Status
+from . import registry, selectors
+from .models import KIND_GROUP, Notification
 from .services import IMMEDIATE_FOR_DIGEST, Undeliverable, stored_preference, zone_for
 
-WINDOW_KINDS = {Kind.WINDOW_REMINDER, Kind.WINDOW_UPDATED, Kind.WINDOW_CANCELLED}
-# Window emails that say what to do: hostnames, the run mode, your part.
-ACTIONABLE_WINDOW_KINDS = {
-    Kind.WINDOW_REMINDER,
-    Kind.WINDOW_UPDATED,
-    Kind.WINDOW_OVERRUNNING,
-    Kind.WORK_STARTED_EARLY,
-}
-MAX_HOSTS = 20
-MAX_TASKS = 10
 
-
-def _window_facts(n: Notification) -> tuple[WindowFacts, MaintenanceWindow | None]:
-    window = (
-        MaintenanceWindow.objects.select_related("plan__owner")
-        .annotate(server_count=Count("servers"))
-        .filter(pk=n.object_id)
-        .first()
-        if n.object_type == "window"
-        else None
-    )
-    if window is not None:
-        return WindowFacts.from_window(window, server_count=window.server_count), window
-    if "window" in n.context:
-        return WindowFacts.from_snapshot(n.context["window"]), None
-    raise Undeliverable("the window no longer exists", Status.CANCELLED)
-
-
-def _check_still_applies(n: Notification, obj_context: dict) -> None:
-    if n.kind == Kind.WINDOW_REMINDER:
-        window = obj_context["window"]
-        if window is None or window.cancelled_at is not None:
-            raise Undeliverable("the window was cancelled", Status.CANCELLED)
-        start_key = window.starts_at.astimezone(ZoneInfo("UTC")).isoformat()
-        if not n.occurrence.startswith(start_key):
-            raise Undeliverable(
-                "the window moved; a reminder for the new time follows", Status.CANCELLED
-            )
-        if window.starts_at <= timezone.now():
-            raise Undeliverable("the window has started", Status.CANCELLED)
-        if not selectors.is_window_recipient(window=window, user_id=n.recipient_id):
-            raise Undeliverable("no longer concerned by this window")
-    elif n.kind in (Kind.TASK_DUE, Kind.TASK_OVERDUE):
-        task = obj_context["task"]
-        if task is None or task.status == TaskStatus.DONE:
-            raise Undeliverable("the task is done", Status.CANCELLED)
-        if task.assignee_id != n.recipient_id and not n.context.get("as_owner"):
-            raise Undeliverable("the task was reassigned", Status.CANCELLED)
-    elif n.kind == Kind.TASK_ASSIGNED:
-        task = obj_context["task"]
-        if task is None or task.assignee_id != n.recipient_id:
-            raise Undeliverable("the task was reassigned", Status.CANCELLED)
-    elif n.kind == Kind.SIGNOFF_PENDING:
-        milestone = obj_context["milestone"]
-        if milestone is None or milestone.signed_off_at is not None:
-            raise Undeliverable("the milestone was signed off", Status.CANCELLED)
-
-
-def _load_object(n: Notification) -> dict:
-    """The row's subject object and its plan, fresh from the database."""
-    ctx: dict = {"window": None, "task": None, "milestone": None, "plan": None, "comment": None}
-    if n.object_type == "window":
-        facts, window = _window_facts(n)
-        ctx.update(window=window, facts=facts, plan=window.plan if window else None)
-    elif n.object_type == "task":
-        task = Task.objects.select_related("plan", "milestone").filter(pk=n.object_id).first()
-        ctx.update(task=task, plan=task.plan if task else None)
-    elif n.object_type == "milestone":
-        m = Milestone.objects.select_related("plan").filter(pk=n.object_id).first()
-        ctx.update(milestone=m, plan=m.plan if m else None)
-    elif n.object_type == "plan":
-        ctx["plan"] = Plan.objects.filter(pk=n.object_id).first()
-    elif n.object_type == "comment":
-        c = Comment.objects.select_related("plan", "author").filter(pk=n.object_id).first()
-        ctx.update(comment=c, plan=c.plan if c else None)
-    if n.object_type in ("task", "milestone", "plan", "comment") and ctx["plan"] is None:
-        raise Undeliverable("the object no longer exists", Status.CANCELLED)
-    return ctx
-
-
-def _window_extras(n: Notification, window: MaintenanceWindow) -> dict:
-    """What an on-call engineer acts on: the first hostnames (with their
-    environment), the run mode link, and the recipient's part in the window
-    (their open tasks in its milestone, their RACI roles, whether they
-    approve its milestone's go). Five queries, whatever the window's size."""
-    site = settings.SITE_URL
-    hosts = [
-        {"hostname": host, "environment": Environment(env).label if env else ""}
-        for host, env in WindowServer.objects.filter(window_id=window.pk)
-        .order_by("server__hostname")
-        .values_list("server__hostname", "server__environment")[:MAX_HOSTS]
-    ]
-    window_link = site + reverse("window_detail", kwargs={"window_id": window.pk})
-    tasks, milestone, approves = [], None, False
-    if window.milestone_id:
-        milestone = Milestone.objects.filter(pk=window.milestone_id).first()
-        tasks = list(
-            Task.objects.filter(milestone_id=window.milestone_id, assignee_id=n.recipient_id)
-            .exclude(status=TaskStatus.DONE)
-            .order_by("due_on", "pk")
-            .values("pk", "title", "due_on")[:MAX_TASKS]
-        )
-        for task in tasks:
-            task["link"] = site + reverse("task_detail", kwargs={"task_id": task["pk"]})
-    if milestone is not None:
-        milestone.plan = window.plan
-        approves = n.recipient_id in selectors.milestone_approvers(milestone)
-    roles = [
-        str(Raci(r).label)
-        for r in PlanRole.objects.filter(plan_id=window.plan_id, user_id=n.recipient_id)
-        .order_by("raci")
-        .values_list("raci", flat=True)
-    ]
-    return {
-        "hosts": hosts,
-        "more_hosts": max(0, window.server_count - len(hosts)),
-        "hosts_link": window_link + "#servers",
-        "window_link": window_link,
-        "run_link": site
-        + reverse("plan_window_run", kwargs={"plan_id": window.plan_id, "window_id": window.pk}),
-        "milestone": milestone,
-        "part": {
-            "tasks": tasks,
-            "roles": roles,
-            "approves": approves,
-            "owner": window.plan.owner_id == n.recipient_id,
-        },
-    }
-
-
-def _local(value: str | None, tz) -> str:
-    if not value:
-        return ""
-    local = datetime.fromisoformat(value).astimezone(tz)
-    # As the body's other times: "Fri 4 Dec 2026, 03:59 EST".
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
-
-
-def _change_rows(changes: dict, tz) -> list[dict]:
-    """The update's change set as was -> now rows, times in the reader's zone."""
-    rows = []
-    labels = {
-        "starts_at": "Start",
-        "ends_at": "End",
-        "title": "Title",
-        "milestone": "Milestone",
-    }
-    for key, label in labels.items():
-        if key in changes:
-            was, now = changes[key]
-            if key in ("starts_at", "ends_at"):
-                was, now = _local(was, tz), _local(now, tz)
-            rows.append({"label": label, "was": was or "(none)", "now": now or "(none)"})
-    return rows
-
-
-def _human_delta(delta: timedelta) -> str:
-    minutes = max(0, round(delta.total_seconds() / 60))
-    if minutes >= 36 * 60:
-        return f"{round(minutes / 1440)} days"
-    if minutes >= 60:
-        return f"{round(minutes / 60)} h"
-    return f"{minutes} min"
-
-
-def _digest_context(n: Notification, tz) -> dict:
-    now = timezone.now()
-    until = now + timedelta(days=7)
-    windows = list(
-        selectors.feed_windows_for_user(user=n.recipient, since=now).filter(
-            starts_at__lte=until, cancelled_at__isnull=True
-        )
-    )
-    tasks = list(
-        selectors.digest_tasks_for_user(user=n.recipient, until=(until.astimezone(tz)).date())
-    )
-    return {"windows": windows, "tasks": tasks}
+def site_host() -> str:
+    return urlparse(settings.SITE_URL).hostname or "patchplan.invalid"
 
 
 def build_message(n: Notification) -> EmailMultiAlternatives:
@@ -222,52 +42,20 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
     if pref.digest and n.kind not in IMMEDIATE_FOR_DIGEST:
         raise Undeliverable("in the daily digest instead")
 
-    obj = _load_object(n)
-    _check_still_applies(n, obj)
     tz = zone_for(user, n.team)
     site = settings.SITE_URL
-    context = {
-        "n": n,
-        "recipient": user,
-        "tz_name": str(tz),
-        "site_url": site,
-        "link": site + (n.path or "/"),
-        "preferences_link": site + reverse("notification_preferences"),
-        "data": n.context,
-        **obj,
-    }
-    if n.kind == Kind.DIGEST:
-        context.update(_digest_context(n, tz))
-    facts = obj.get("facts")
-    window = obj.get("window")
-    if window is not None and n.kind in ACTIONABLE_WINDOW_KINDS and window.cancelled_at is None:
-        context.update(_window_extras(n, window))
-    if n.kind == Kind.WINDOW_UPDATED:
-        changes = n.context.get("changes", {})
-        context["change_rows"] = _change_rows(changes, tz)
-        context["servers_added"] = changes.get("servers_added", [])
-        context["servers_removed"] = changes.get("servers_removed", [])
-    if facts is not None:
-        context["lead"] = _human_delta(facts.starts_at - timezone.now())
-        context["starts_at"] = facts.starts_at
-        context["ends_at"] = facts.ends_at
     with timezone.override(tz):
-        if facts is not None:
-            # Wall-clock times in the recipient's zone, for the subject line.
-            start_local = facts.starts_at.astimezone(tz)
-            end_local = facts.ends_at.astimezone(tz)
-            context["span"] = (
-                f"{start_local:%H:%M}-{end_local:%H:%M} {start_local:%Z}"
-                if start_local.date() == end_local.date()
-                else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
-            )
-            context["day"] = f"{start_local:%a %d %b %Y}"
-            # Date, times and zone: every window subject carries all three.
-            context["when"] = (
-                f"{context['day']} {context['span']}"
-                if start_local.date() == end_local.date()
-                else f"{start_local:%a %d %b %Y %H:%M} - {end_local:%a %d %b %Y %H:%M %Z}"
-            )
+        content = registry.content_for(n, tz)
+        context = {
+            "n": n,
+            "recipient": user,
+            "tz_name": str(tz),
+            "site_url": site,
+            "link": site + (n.path or "/"),
+            "preferences_link": site + reverse("notification_preferences"),
+            "data": n.context,
+            **content.context,
+        }
         subject = single_line(render_to_string(f"emails/{n.kind}-subject.txt", context))
         text = render_to_string(f"emails/{n.kind}-body.txt", context)
         html = render_to_string(f"emails/{n.kind}-body.html", context)
@@ -283,11 +71,6 @@ def build_message(n: Notification) -> EmailMultiAlternatives:
         },
     )
     message.attach_alternative(html, "text/html")
-    if facts is not None and n.kind in WINDOW_KINDS:
-        ics = window_ics(facts, cancelled=n.kind == Kind.WINDOW_CANCELLED)
-        part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
-        # The MIME method must match the calendar's METHOD (RFC 6047).
-        part.set_param("method", ICS_METHOD)
-        part.add_header("Content-Disposition", "attachment", filename="window.ics")
+    for part in content.attachments:
         message.attach(part)
     return message

@@ -19,6 +19,4 @@ urlpatterns = [
         views.failed_retry,
         name="notification_failed_retry",
     ),
-    path("feed/<str:token>.ics", views.feed_user, name="notification_feed_user"),
-    path("team-feed/<str:token>.ics", views.feed_team, name="notification_feed_team"),
 ]

@@ -13,13 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from patchplan.accounts.models import User
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
-from servers.models import hash_token
 
 from . import selectors, services
-from .calendars import feed_ics
 from .forms import PreferenceForm, format_leads
 from .models import Group, Notification, NotificationPreference, TeamCalendarFeed
 
@@ -180,38 +177,3 @@ def failed_retry(request: HttpRequest, notification_id: int) -> HttpResponse:
             request, _("Sending again to %(email)s.") % {"email": notification.recipient.email}
         )
     return redirect("notification_failed_list")
-
-
-def _ics_response(body: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    # The token is the secret: no caching by proxies, no referrer leaks.
-    response["Cache-Control"] = "private, max-age=300"
-    return response
-
-
-@require_safe
-def feed_user(request: HttpRequest, token: str) -> HttpResponse:
-    """A person's windows at a private, revocable URL (no login: calendar
-    apps cannot sign in). An unknown or replaced token is a 404."""
-    pref = (
-        NotificationPreference.objects.select_related("user")
-        .filter(calendar_token_hash=hash_token(token), user__is_active=True)
-        .first()
-    )
-    if pref is None:
-        raise Http404("No such calendar.")
-    user: User = pref.user
-    windows = selectors.feed_windows_for_user(user=user)
-    return _ics_response(feed_ics(windows, name=f"PatchPlan: {user.display_name}"), "patchplan.ics")
-
-
-@require_safe
-def feed_team(request: HttpRequest, token: str) -> HttpResponse:
-    feed = (
-        TeamCalendarFeed.objects.select_related("team").filter(token_hash=hash_token(token)).first()
-    )
-    if feed is None:
-        raise Http404("No such calendar.")
-    windows = selectors.feed_windows_for_team(team=feed.team)
-    return _ics_response(feed_ics(windows, name=f"PatchPlan: {feed.team.name}"), "team.ics")

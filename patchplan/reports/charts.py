@@ -263,7 +263,7 @@ def posture_charts(posture) -> dict[str, Chart]:
 def sample_points_for_chart(points, limit: int = 60) -> list[tuple[str, float]]:
     from .selectors import sample_points
 
-    return [(f"{d:%d %b}", v) for d, v in sample_points(points, limit)]
+    return [(_day_month(d), v) for d, v in sample_points(points, limit)]
 
 
 DAY_BUCKETS = [
@@ -336,7 +336,7 @@ def downtime_charts(report, limit: int = 30) -> dict[str, Chart]:
             f"planned minutes beside actual minutes. {report.overrun_count} overran "
             f"({report.overrun_rate if report.overrun_rate is not None else 0}%)."
         ),
-        categories=[f"{w.starts_at.astimezone(_zone()):%d %b}" for w in recorded],
+        categories=[_day_month(w.starts_at.astimezone(_zone())) for w in recorded],
         series=[
             ("planned minutes", [w.planned for w in recorded]),
             ("actual minutes", [w.actual or 0 for w in recorded]),
@@ -345,6 +345,10 @@ def downtime_charts(report, limit: int = 30) -> dict[str, Chart]:
         value_suffix=" min",
     )
     return {"windows": chart}
+
+
+def _day_month(d) -> str:
+    return f"{d.day} {d:%b}"  # "7 Jul", as every other date on the pages
 
 
 def _zone():

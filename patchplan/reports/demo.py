@@ -309,37 +309,33 @@ def _recent_activity(team: Team, people: dict, now: datetime) -> None:
     """Status moves, comments and audit events on the current plans, hours old."""
     current = list(
         Plan.objects.filter(
-            team=team, completed_at__isnull=True, status__in=[PlanStatus.APPROVED, PlanStatus.DRAFT]
+            team=team,
+            completed_at__isnull=True,
+            status__in=[PlanStatus.APPROVED, PlanStatus.IN_PROGRESS, PlanStatus.DRAFT],
         )
     )
     planner, engineer, approver = people["planner"], people["engineer"], people["approver"]
     rows = []
     for plan in current:
-        if plan.status == PlanStatus.APPROVED:
+        if plan.status in (PlanStatus.APPROVED, PlanStatus.IN_PROGRESS):
+            # Days before the staging window that ran last night (up to 47 hours ago).
+            moves = [
+                (PlanStatus.DRAFT, PlanStatus.IN_REVIEW, planner, 80),
+                (PlanStatus.IN_REVIEW, PlanStatus.APPROVED, approver, 70),
+            ]
+            if plan.status == PlanStatus.IN_PROGRESS:
+                moves.append((PlanStatus.APPROVED, PlanStatus.IN_PROGRESS, planner, 50))
             rows += [
-                (
-                    PlanStatusChange(
-                        plan=plan,
-                        from_status=PlanStatus.DRAFT,
-                        to_status=PlanStatus.IN_REVIEW,
-                        by=planner,
-                    ),
-                    30,
-                ),
-                (
-                    PlanStatusChange(
-                        plan=plan,
-                        from_status=PlanStatus.IN_REVIEW,
-                        to_status=PlanStatus.APPROVED,
-                        by=planner,
-                    ),
-                    20,
-                ),
+                (PlanStatusChange(plan=plan, from_status=a, to_status=b, by=who), hours)
+                for a, b, who, hours in moves
+            ]
+            rows += [
                 (
                     Comment(
                         plan=plan,
                         author=engineer,
-                        body="Staging backups are done; the snapshots are in the usual bucket.",
+                        body="web-stg-26 is patched and verified, TLS smoke tests green. "
+                        "Production backups: two of five so far.",
                     ),
                     6,
                 ),

@@ -47,6 +47,7 @@ from plans.models import (
 )
 from servers.choices import Criticality, Environment
 from servers.models import InventorySnapshot, Server
+from servers.selectors import stale_cutoff
 
 UPDATES_FORMAT = "apt-upgradable"
 TABLE_LIMIT = 50
@@ -93,13 +94,6 @@ def calendar_days(since: datetime, now: datetime, tz: ZoneInfo) -> int:
     team's zone, so something seen yesterday evening is 1 day old this morning
     (whole 24-hour periods would say 0 until the evening)."""
     return (now.astimezone(tz).date() - since.astimezone(tz).date()).days
-
-
-def stale_cutoff(*, now: datetime, stale_days: int, tz: ZoneInfo) -> datetime:
-    """Inventories before this instant are more than `stale_days` calendar days
-    old in `tz`: the midnight that starts the day `stale_days` days ago."""
-    day = now.astimezone(tz).date() - timedelta(days=stale_days)
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def _minutes(start: datetime | None, end: datetime | None) -> int | None:

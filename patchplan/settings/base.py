@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "patchplan.core",
     "patchplan.notifications",
     "patchplan.reports",
+    "patchplan.dashboard",
     "servers",
     "plans",
     "patchplan.advisories",

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Model, QuerySet
-from django.http import Http404
+
+from patchplan.core.errors import NotInTeam
 
 from .models import Membership, Team
 from .roles import Action, role_allows
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from patchplan.accounts.models import User
 
 M = TypeVar("M", bound=Model)
-
-
-class NotInTeam(Http404):
-    """An object of a team the user is not in: a 404 to them, logged as refused access."""
 
 
 _CACHE_ATTR = "_patchplan_memberships"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patchplan.accounts.models import User
+from patchplan.core import audit
 from patchplan.core.text import single_line
 
 from .models import FreezePeriod, Invitation, Membership, OffPeakPeriod, Team
@@ -22,10 +23,8 @@ from .roles import Role
 
 def _audit(team, *, action: str, by=None, obj=None, field: str = "", old=None, new=None) -> None:
     """The team's history (an AuditEvent with the team and no plan), in the caller's
-    transaction. Imported late: plans depends on teams, not the other way round."""
-    from plans.audit import audit_event
-
-    audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
+    transaction, through core.audit: the rows are the plans app's, above teams."""
+    audit.audit_event(team=team, obj=obj, action=action, field=field, old=old, new=new, by=by)
 
 
 INVITATION_SALT = "patchplan.teams.invitation"
@@ -44,16 +43,16 @@ def team_create(*, name: str, slug: str, admin: User, time_zone: str = "UTC") ->
 
 @transaction.atomic
 def team_update(*, team: Team, name: str, time_zone: str, four_eyes: bool, by=None) -> Team:
-    from plans.audit import audit_changes, snapshot
-
     fields = ("name", "time_zone", "four_eyes")
-    before = snapshot(Team.objects.get(pk=team.pk), fields)
+    before = audit.snapshot(Team.objects.get(pk=team.pk), fields)
     team.name = name
     team.time_zone = time_zone
     team.four_eyes = four_eyes
     team.full_clean(exclude=["slug"])
     team.save(update_fields=["name", "time_zone", "four_eyes"])
-    audit_changes(team=team, obj=team, before=before, after=snapshot(team, fields), by=by)
+    audit.audit_changes(
+        team=team, obj=team, before=before, after=audit.snapshot(team, fields), by=by
+    )
     return team
 
 

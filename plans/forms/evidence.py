@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.accounts.models import User
-from patchplan.core.forms import SingleLineFieldsMixin
+from patchplan.core.forms import SingleLineFieldsMixin, ZonedDateTimeField
 from plans.choices import TestResult
-from plans.forms.windows import _datetime_field
 from plans.models import Plan
 from servers.choices import Environment
 
 _SCOPE_ERROR = {"invalid_choice": _("That server is not in this plan's scope.")}
-
-
-def _zone_label(text) -> str:
-    return f"{text} ({timezone.get_current_timezone_name()})"
 
 
 class BackupForm(SingleLineFieldsMixin, forms.Form):
@@ -44,7 +38,7 @@ class BackupForm(SingleLineFieldsMixin, forms.Form):
         help_text=_("e.g. pg_dump dbname > db_backup.sql"),
     )
     verified_by = forms.ModelChoiceField(label=_("Verified by"), queryset=None, required=False)
-    verified_at = _datetime_field(_("Verified at"))
+    verified_at = ZonedDateTimeField(label=_("Verified at"), required=False)
     restore_tested = forms.BooleanField(label=_("A restore was tested"), required=False)
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
@@ -60,8 +54,6 @@ class BackupForm(SingleLineFieldsMixin, forms.Form):
             memberships__team_id=plan.team_id
         ).order_by("first_name", "last_name", "username")
         self.fields["verified_by"].label_from_instance = lambda u: u.display_name
-        self.fields["verified_at"].required = False
-        self.fields["verified_at"].label = _zone_label(_("Verified at"))
 
 
 class TestRunForm(SingleLineFieldsMixin, forms.Form):
@@ -90,12 +82,12 @@ class TestRunForm(SingleLineFieldsMixin, forms.Form):
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    run_at = _datetime_field(_("Run at"))
+    run_at = ZonedDateTimeField(label=_("Run at"), required=False, help_text=_("Left empty: now."))
 
     def __init__(self, *args, plan: Plan, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["servers"].queryset = plan.servers.order_by("environment", "hostname")
-        self.fields["servers"].label_from_instance = lambda s: f"{s.hostname} ({s.environment})"
-        self.fields["run_at"].required = False
-        self.fields["run_at"].label = _zone_label(_("Run at"))
-        self.fields["run_at"].help_text = _("Left empty: now.")
+        # As the backup form names them: "web-prd-01 (Production)".
+        self.fields["servers"].label_from_instance = lambda s: (
+            f"{s.hostname} ({s.get_environment_display()})"
+        )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patchplan.core.forms import SingleLineFieldsMixin
+from patchplan.core.forms import SingleLineFieldsMixin, ZonedDateTimeField
 from plans.choices import ExecutionStatus
-from plans.forms.windows import _datetime_field
 from plans.services.execution import MAX_DOWNTIME_MINUTES
 
 MAX_LISTING_BYTES = 5 * 1024 * 1024
@@ -32,16 +30,8 @@ class DowntimeForm(forms.Form):
 class WindowTimesForm(forms.Form):
     """The window's actual start and end, in the viewer's zone."""
 
-    actual_starts_at = _datetime_field(_("Actual start"))
-    actual_ends_at = _datetime_field(_("Actual end"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        zone = timezone.get_current_timezone_name()
-        self.fields["actual_starts_at"].label = _("Actual start (%(z)s)") % {"z": zone}
-        self.fields["actual_ends_at"].label = _("Actual end (%(z)s)") % {"z": zone}
-        self.fields["actual_starts_at"].required = False
-        self.fields["actual_ends_at"].required = False
+    actual_starts_at = ZonedDateTimeField(label=_("Actual start"), required=False)
+    actual_ends_at = ZonedDateTimeField(label=_("Actual end"), required=False)
 
     def clean(self):
         data = super().clean()

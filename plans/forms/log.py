@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext_lazy as _
 
 from plans.choices import LogKind
@@ -31,8 +32,10 @@ class LogEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["window"].queryset = MaintenanceWindow.objects.filter(plan_id=plan.pk)
         # Labels from the window's own fields: str(window) would read its plan each time.
+        # An untitled one by its start, in the pages' format and the reader's zone, named.
+        zone = timezone.get_current_timezone_name()
         self.fields["window"].label_from_instance = lambda w: (
-            w.title or (f"{timezone.localtime(w.starts_at):%Y-%m-%d %H:%M}")
+            w.title or f"{date_format(timezone.localtime(w.starts_at), 'j M Y, H:i')} {zone}"
         )
         self.fields["server"].queryset = plan.servers.order_by("hostname")
         self.fields["server"].label_from_instance = lambda s: s.hostname

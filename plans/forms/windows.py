@@ -5,31 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patchplan.core.forms import SingleLineFieldsMixin
+from patchplan.core.forms import SingleLineFieldsMixin, ZonedDateTimeField
 from plans.models import Milestone, Plan
 from plans.services.windows import MAX_DOWNTIME_MINUTES
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-def _datetime_field(label) -> forms.DateTimeField:
-    return forms.DateTimeField(
-        label=label,
-        input_formats=[DATETIME_FORMAT, "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT),
-    )
-
 
 class WindowForm(SingleLineFieldsMixin, forms.Form):
-    """A window's times (in the viewer's zone, named in the labels), milestone, and the
+    """A window's times (in the viewer's zone, named under each input), milestone, and the
     scope servers in it with their expected downtime (a `downtime_<id>` field per server)."""
 
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
-    starts_at = _datetime_field(_("Starts"))
-    ends_at = _datetime_field(_("Ends"))
+    starts_at = ZonedDateTimeField(label=_("Starts"))
+    ends_at = ZonedDateTimeField(label=_("Ends"))
     milestone = forms.ModelChoiceField(
         label=_("Milestone"), queryset=Milestone.objects.none(), required=False
     )
@@ -46,15 +35,14 @@ class WindowForm(SingleLineFieldsMixin, forms.Form):
 
     def __init__(self, *args, plan: Plan, downtimes: dict[int, int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        zone = timezone.get_current_timezone_name()
-        self.fields["starts_at"].label = _("Starts (%(zone)s)") % {"zone": zone}
-        self.fields["ends_at"].label = _("Ends (%(zone)s)") % {"zone": zone}
         self.fields["milestone"].queryset = Milestone.objects.filter(plan_id=plan.pk)
         scope = list(plan.servers.order_by("environment", "hostname"))
         # The queryset limits posted ids to the plan's scope: another team's or an
         # out-of-scope server id is "not a valid choice".
         self.fields["servers"].queryset = plan.servers.all()
         self.scope = scope
+        # The "suggest a window" inputs sit inside the window form (htmx sends them with it).
+        self.suggest_form = SuggestForm(plan=plan)
         downtimes = downtimes or {}
         for server in scope:
             self.fields[f"downtime_{server.pk}"] = forms.IntegerField(
@@ -96,12 +84,16 @@ class SuggestForm(forms.Form):
     )
     servers = forms.ModelMultipleChoiceField(queryset=None, required=False)
     # e.g. the end of the staging window, or the test milestone's due date
-    after = _datetime_field(_("Start after"))
+    after = ZonedDateTimeField(label=_("Start after"), required=False)
 
     def __init__(self, *args, plan: Plan, **kwargs):
+        kwargs.setdefault("auto_id", "suggest-%s")
         super().__init__(*args, **kwargs)
         self.fields["servers"].queryset = plan.servers.all()
-        self.fields["after"].required = False
+        for name in ("length", "after"):
+            self.fields[name].widget.attrs.update(
+                {"class": "form-control form-control-sm w-auto", "data-testid": f"suggest-{name}"}
+            )
 
     @property
     def duration(self) -> timedelta:

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.teams.models import Team
@@ -194,7 +195,13 @@ class MaintenanceWindow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"{self.plan}: {self.starts_at:%Y-%m-%d %H:%M}"
+        if self.title:
+            return self.title
+        # In the zone of whoever reads it (the active one), named: never a bare UTC time
+        # beside the local ones a page shows.
+        local = timezone.localtime(self.starts_at)
+        zone = timezone.get_current_timezone_name()
+        return f"{self.plan}: {date_format(local, 'j M Y, H:i')} {zone}"
 
 
 class WindowServer(models.Model):

@@ -22,13 +22,13 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from patchplan.teams.models import Membership
 from patchplan.teams.roles import Role
 from patchplan.teams.selectors import role_in_team
 from plans import workflow
 from plans.choices import DEFAULT_MILESTONES, PlanKind, PlanStatus, Raci, ReferenceKind, Risk
 from plans.models import Comment, Milestone, Plan, PlanReference, PlanRole, PlanStatusChange
+from plans.notify import events
 from servers.models import Server
 
 

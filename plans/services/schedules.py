@@ -16,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 from plans.audit import audit_event
 from plans.models import Frequency, Plan, PlanOccurrence, PlanSchedule
+from plans.notify import events
 
 MAX_LEAD_DAYS = 90
 

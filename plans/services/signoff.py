@@ -26,7 +26,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from patchplan.teams.roles import Action, role_allows
 from patchplan.teams.selectors import role_in_team
 from plans.audit import audit_event
@@ -38,6 +37,7 @@ from plans.choices import (
     SignOffStage,
 )
 from plans.models import Milestone, Plan, PlanStatusChange, ServerExecution, SignOff
+from plans.notify import events
 from plans.readiness import failing, plan_gates
 
 MAX_TEXT = 5000

@@ -13,10 +13,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from patchplan.teams.models import Membership
 from plans.choices import TaskStatus
 from plans.models import ChecklistItem, Milestone, Plan, Task
+from plans.notify import events
 
 from .windows import StaleEdit
 

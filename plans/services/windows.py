@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patchplan.notifications import events
 from plans.models import MaintenanceWindow, Milestone, Plan, WindowServer
+from plans.notify import events
 from servers.models import Server
 
 MAX_DOWNTIME_MINUTES = 7 * 24 * 60

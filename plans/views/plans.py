@@ -360,7 +360,8 @@ def plan_transition(request: HttpRequest, plan_id: int) -> HttpResponse:
     except PermissionDenied:
         raise
     else:
-        messages.success(request, _("Plan is now %(s)s.") % {"s": plan.get_status_display()})
+        # The status as its badge reads ("In review"), not capitalized mid-sentence.
+        messages.success(request, _("Plan status: %(s)s.") % {"s": plan.get_status_display()})
     return redirect("plan_detail", plan_id=plan.pk)
 
 
@@ -693,7 +694,12 @@ def plan_import(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "plans/plan_import.html",
-        {"form": form, "problems": problems, "past_first": past_first},
+        {
+            "form": form,
+            "problems": problems,
+            "past_first": past_first,
+            "team_zone": team.time_zone,
+        },
         status=400 if form.is_bound else 200,
     )
 

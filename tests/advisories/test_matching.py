@@ -159,3 +159,12 @@ def test_fleet_rematch_equals_per_server(team, feeds):
     Match.objects.all().delete()
     assert match_servers(None) == sum(len(v) for v in before.values())
     assert {s.pk: _open(s) for s in servers} == before
+
+
+def test_fleet_rematch_reports_each_step(team, feeds):
+    from patchplan.advisories.matching import FLEET_STEPS
+
+    _server(team, [("openssl", "3.0.19-1~deb12u2")])
+    steps = []
+    match_servers(None, progress=lambda done, total: steps.append((done, total)))
+    assert steps == [(i, FLEET_STEPS) for i in range(1, FLEET_STEPS + 1)]

@@ -123,6 +123,7 @@ def test_outsider_gets_404_for_the_server_section(client_for, outsider, fleet):
 def test_plan_the_fix_creates_a_security_plan(client_for, planner, fleet):
     response = client_for(planner).post(reverse("vulnerability_plan_fix", args=["CVE-2026-21001"]))
     plan = Plan.objects.get()
+    assert plan.title == "Fix CVE-2026-21001 (openssl)"
     assert response.status_code == 302
     assert response["Location"] == reverse("plan_detail", args=[plan.pk])
     assert plan.kind == "security_patch" and plan.risk == "critical"
@@ -138,6 +139,118 @@ def test_plan_the_fix_creates_a_security_plan(client_for, planner, fleet):
     assert plan.test_procedure.index("web-stg-01") < plan.test_procedure.index("web-prd-01")
     page = client_for(planner).get(reverse("vulnerability_detail", args=["CVE-2026-21001"]))
     assert plan.title in page.content.decode()
+
+
+def test_plan_the_fix_for_a_selection(client_for, planner, fleet):
+    client = client_for(planner)
+    listing = client.get(reverse("vulnerability_list")).content.decode()
+    assert 'name="ident" value="CVE-2026-21001"' in listing
+    response = client.post(
+        reverse("vulnerability_selection_plan_fix"),
+        {"ident": ["CVE-2023-45853", "CVE-2026-21001"], "query": "severity=critical"},
+    )
+    plan = Plan.objects.get()
+    assert response["Location"] == reverse("plan_detail", args=[plan.pk])
+    assert plan.kind == "security_patch" and plan.risk == "critical"  # the worst of the two
+    assert plan.title.startswith("Fix CVE-2026-21001, CVE-2023-45853 (")  # exploited first
+    assert {s.hostname for s in plan.servers.all()} == {"web-prd-01", "web-stg-01", "db-prd-01"}
+    assert plan.test_procedure.index("web-stg-01") < plan.test_procedure.index("db-prd-01")
+    refs = {r.identifier for r in plan.references.all()}
+    assert {"CVE-2026-21001", "CVE-2023-45853", "DSA-6100-1"} <= refs
+    assert plan.package_targets["libssl3"] == "3.0.22-1~deb12u2"
+    assert plan.package_targets["zlib1g"] == "1:1.2.13.dfsg-1+deb12u1"
+    assert "CVE-2023-45853" in plan.objective and "CVE-2026-21001" in plan.objective
+
+
+def test_fix_targets_highest_per_release_lowest_across_releases():
+    from patchplan.advisories.services import _fix_targets
+
+    rows = [
+        ("openssl", "bookworm", "3.0.17-1~deb12u3", "deb"),
+        ("openssl", "bookworm", "3.0.22-1~deb12u2", "deb"),
+        ("openssl", "trixie", "3.5.4-1", "deb"),
+        ("pkg", "bookworm", "1.0-9", "deb"),
+        ("pkg", "bookworm", "1.0-10", "deb"),  # above 1.0-9, though not as a string
+        ("nofix", "bookworm", "", "deb"),
+        ("sudo", "almalinux:9", "1.9.5p2-9.el9", "rpm"),
+        ("sudo", "almalinux:9", "1.9.5p2-10.el9_3", "rpm"),
+    ]
+    assert _fix_targets(rows) == {
+        "openssl": "3.0.22-1~deb12u2",
+        "pkg": "1.0-10",
+        "sudo": "1.9.5p2-10.el9_3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("idents", "message"),
+    [
+        ([], "Select at least one vulnerability to plan its fix."),
+        (["CVE-2099-0001"], "Unknown vulnerability: CVE-2099-0001."),
+        # Only another team's server runs the vulnerable curl.
+        (
+            ["CVE-2026-21001", "CVE-2026-40001"],
+            "No server of this team is affected by CVE-2026-40001.",
+        ),
+        # Not affected in bookworm: affects nothing at all.
+        (["CVE-2024-25062"], "No server of this team is affected by CVE-2024-25062."),
+        ([f"CVE-2026-{i:05d}" for i in range(60)], "Select at most 50 vulnerabilities"),
+    ],
+)
+def test_a_bad_selection_is_refused_with_a_message(
+    client_for, planner, other_team, fleet, idents, message
+):
+    from patchplan.advisories.models import Vulnerability
+
+    Vulnerability.objects.bulk_create(
+        [Vulnerability(ident=f"CVE-2026-{i:05d}") for i in range(60)], ignore_conflicts=True
+    )
+    theirs = ServerFactory(team=other_team, hostname="theirs-02")
+    inventory_import(
+        server=theirs, data="curl\t7.88.1-10+deb12u6\tamd64\n", source=SnapshotSource.UPLOAD
+    )
+    client = client_for(planner)
+    url = reverse("vulnerability_selection_plan_fix")
+    response = client.post(url, {"ident": idents, "query": "fix=available&bogus=1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("vulnerability_list") + "?fix=available"
+    page = client.get(response["Location"]).content.decode()
+    assert message in page
+    assert not Plan.objects.exists()
+
+
+def test_plan_the_fix_from_a_server_page(client_for, planner, fleet):
+    client = client_for(planner)
+    server = fleet["web-stg-01"]
+    section = client.get(reverse("server_vulnerabilities", args=[server.pk])).content.decode()
+    assert 'name="ident" value="CVE-2026-21001"' in section
+    url = reverse("vulnerability_selection_plan_fix")
+    refused = client.post(url, {"server": server.pk})
+    assert refused["Location"] == reverse("server_detail", args=[server.pk])
+    assert "Select at least one vulnerability" in client.get(refused["Location"]).content.decode()
+    response = client.post(url, {"server": server.pk, "ident": ["CVE-2026-21001"]})
+    plan = Plan.objects.get()
+    assert response["Location"] == reverse("plan_detail", args=[plan.pk])
+    # Every affected server of the team, not only the page's.
+    assert plan.servers.count() == 3
+    # Another team's server: 404, nothing planned.
+    theirs = client.post(url, {"server": fleet["theirs"].pk, "ident": ["CVE-2026-21001"]})
+    assert theirs.status_code == 404
+    assert client.post(url, {"server": "x", "ident": ["CVE-2026-21001"]}).status_code == 404
+    assert Plan.objects.count() == 1
+
+
+def test_selection_needs_a_planner_and_a_csrf_token(client, client_for, viewer, planner, fleet):
+    from django.test import Client
+
+    url = reverse("vulnerability_selection_plan_fix")
+    viewer_client = client_for(viewer)
+    assert 'name="ident"' not in viewer_client.get(reverse("vulnerability_list")).content.decode()
+    assert viewer_client.post(url, {"ident": ["CVE-2026-21001"]}).status_code == 403
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(planner)
+    assert strict.post(url, {"ident": ["CVE-2026-21001"]}).status_code == 403
+    assert not Plan.objects.exists()
 
 
 def test_viewer_cannot_plan_the_fix(client_for, viewer, fleet):

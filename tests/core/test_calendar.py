@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
-from patchplan.core.calendar import CalendarFilters, build_days, load_calendar, view_range
+from patchplan.dashboard.calendar import CalendarFilters, build_days, load_calendar, view_range
 from patchplan.notifications.services import calendar_token_reset
 from plans.choices import Raci
 from plans.models import PlanRole, Task, WindowServer
@@ -121,7 +121,7 @@ def test_milestones_show_on_their_due_day(client_for, viewer, plan):
 
 def test_prev_and_next_move_by_the_view_step():
     f = CalendarFilters(view="month", anchor=date(2026, 1, 31))
-    from patchplan.core.calendar import step
+    from patchplan.dashboard.calendar import step
 
     assert step("month", f.anchor, -1) == date(2025, 12, 1)
     assert step("month", f.anchor, +1) == date(2026, 2, 1)

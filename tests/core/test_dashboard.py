@@ -11,7 +11,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from patchplan.core.selectors import milestones_awaiting_my_signoff, recent_activity
+from patchplan.dashboard.selectors import milestones_awaiting_my_signoff, recent_activity
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.choices import PlanStatus, Raci, SignOffDecision
 from plans.models import AuditEvent, Comment, Milestone, PlanRole, PlanStatusChange, SignOff, Task
@@ -141,9 +141,15 @@ def test_next_windows_are_mine_and_not_over(client_for, team, engineer, viewer, 
 
 def test_plans_i_own_show_progress_and_next_window(client_for, planner, plan, milestones):
     Milestone.objects.filter(pk=milestones[0].pk).update(signed_off_at=timezone.now())
-    factories.WindowFactory(plan=plan)
+    window = factories.WindowFactory(plan=plan)
+    planner.time_zone = "Asia/Tokyo"
+    planner.save()
     body = client_for(planner).get(reverse("dashboard")).content.decode()
     assert 'aria-label="1 of 2 milestones signed off"' in body
+    # The time beside the plan's link is in the reader's zone, and the column says which.
+    tokyo = window.starts_at.astimezone(timezone.get_fixed_timezone(9 * 60))
+    assert "Next window (Asia/Tokyo)" in body
+    assert f"{tokyo:%a} {tokyo.day} {tokyo:%b}, {tokyo:%H:%M}" in body
 
 
 def test_activity_merges_status_changes_comments_and_audit_newest_first(team, planner, plan):

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from patchplan.accounts.models import User
-from patchplan.core.management.commands.seed_demo import DEMO_PASSWORD
+from patchplan.dashboard.management.commands.seed_demo import DEMO_PASSWORD
 from patchplan.teams.models import Membership, Team
 from plans.models import MaintenanceWindow, Plan, Task
 from servers.models import Server

@@ -191,3 +191,51 @@ def test_from_advisory_to_closed_cve(
     shot(page, "advisory-7-posture")
     closed = Match.objects.get(server=prd, vulnerability__ident="CVE-2026-21001")
     assert closed.resolved_at is not None
+
+
+def test_plan_the_fix_for_selected_cves(
+    clock, page, live_server, login, shot, team, planner, tmp_path
+):
+    """From the list: an empty selection is refused on the page; two ticked CVEs
+    become one plan covering both, staging first."""
+    from patchplan.advisories.services import advisories_import
+
+    url = live_server.url
+    for source, path in [
+        ("debian", DATA / "debian-tracker.json"),
+        ("osv", osv_zip(tmp_path / "all.zip")),
+        ("kev", DATA / "kev.json"),
+    ]:
+        advisories_import(source=source, location=str(path), rematch=False)
+    for hostname, environment in [
+        ("web-prd-01", Environment.PRODUCTION),
+        ("web-stg-01", Environment.STAGING),
+    ]:
+        server = factories.ServerFactory(team=team, hostname=hostname, environment=environment)
+        inventory_import(server=server, data=LISTING, source=SnapshotSource.UPLOAD)
+    login(page, planner)
+    page.goto(f"{url}/vulnerabilities/")
+    page.get_by_test_id("plan-selected").click()
+    expect(page.locator(".alert-danger, .alert-error").first).to_contain_text(
+        "Select at least one vulnerability to plan its fix."
+    )
+    page.get_by_label("Select CVE-2026-21001").check()
+    page.get_by_label("Select CVE-2023-45853").check()
+    shot(page, "advisory-8-selection")
+    page.get_by_test_id("plan-selected").click()
+    expect(page.locator("h1")).to_contain_text("Fix CVE-2026-21001, CVE-2023-45853")
+    shot(page, "advisory-9-selection-plan")
+    plan = Plan.objects.get()
+    assert plan.package_targets["zlib1g"] == "1:1.2.13.dfsg-1+deb12u1"
+    assert plan.package_targets["libssl3"] == "3.0.22-1~deb12u2"
+    assert plan.test_procedure.index("web-stg-01") < plan.test_procedure.index("web-prd-01")
+
+    # The same from a server page's open CVEs.
+    stg = Plan.objects.get().servers.get(hostname="web-stg-01")
+    page.goto(f"{url}/servers/{stg.pk}/")
+    section = page.get_by_test_id("server-vulnerabilities")
+    section.get_by_label("Select CVE-2026-30100 (bash)").check()
+    shot(page, "advisory-10-server-selection")
+    section.get_by_test_id("server-plan-selected").click()
+    expect(page.locator("h1")).to_contain_text("Fix CVE-2026-30100 (bash)")
+    assert Plan.objects.count() == 2

@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from patchplan.accounts.models import User
-from patchplan.core.management.commands.seed_demo import DEMO_PASSWORD
+from patchplan.dashboard.management.commands.seed_demo import DEMO_PASSWORD
 from plans.models import MaintenanceWindow
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -54,8 +54,8 @@ def site(team, planner, engineer):
 def _schedule(page, *, title, starts, ends, milestone, hosts, downtime):
     page.get_by_role("link", name="Add window").click()
     page.get_by_label("Title").fill(title)
-    # The times are entered in the viewer's zone, and the labels name it.
-    expect(page.locator("label[for=id_starts_at]")).to_contain_text("Starts (Europe/Berlin)")
+    # The times are entered in the viewer's zone, and the help under each input names it.
+    expect(page.locator("#id_starts_at_helptext")).to_have_text("Europe/Berlin (your time zone)")
     page.locator("#id_starts_at").fill(starts)
     page.locator("#id_ends_at").fill(ends)
     page.get_by_label("Milestone").select_option(label=milestone)

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from plans.services.plans import plan_create
 from servers.choices import SnapshotSource
 from servers.inventory import inventory_import
 from servers.models import Tag
@@ -67,9 +68,30 @@ def test_server_list_filters_by_security_and_environment(
     # Bulk: tag the two frontend servers.
     page.get_by_label("Select all").check()
     page.get_by_label("Tags", exact=True).fill("eu-west")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Add tags").click()
     expect(page.get_by_text("Tagged 2 servers.")).to_be_visible()
     expect(table).to_contain_text("eu-west")
+
+
+def test_server_list_adds_the_selected_servers_to_a_plan(
+    page, live_server, login, shot, team, planner, fleet
+):
+    # The bulk bar's "Add to plan" posts to the plans app (plans.views.server_bulk);
+    # its picker loads the team's open plans when first used.
+    plan = plan_create(team=team, title="November cycle", owner=planner, by=planner)
+    login(page, planner)
+    page.goto(f"{live_server.url}/servers/")
+    page.get_by_label("Select web-01").check()
+    page.get_by_label("Select web-02").check()
+    picker = page.get_by_test_id("bulk-plan")
+    picker.focus()
+    expect(picker.locator("option", has_text="November cycle")).to_have_count(1)
+    picker.select_option(label="November cycle")
+    shot(page, "servers-list-bulk-add-to-plan")
+    page.get_by_role("button", name="Add to plan").click()
+    expect(page.get_by_text("Added 2 servers to November cycle.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/servers/$"))
+    assert sorted(s.hostname for s in plan.servers.all()) == ["web-01", "web-02"]
 
 
 def test_server_page_imports_a_paste_and_shows_the_diff(

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.models import Comment
+from plans.notify import scans
 from plans.services import plans as plan_services
 from plans.services import windows as window_services
 from tests import factories
@@ -87,7 +88,7 @@ def test_html_reminder_and_update_as_drawn_in_a_browser(
     # Time is frozen while the emails are made, not while the browser runs.
     with time_machine.travel(NOW, tick=False):
         world = make_oncall_world(team, planner, engineer, approver, viewer, now=NOW)
-        services.scan_window_reminders(NOW)
+        scans.scan_window_reminders(NOW)
         for pk in Notification.objects.values_list("pk", flat=True):
             services.notification_deliver(notification_id=pk)
         window = world["window"]

@@ -15,8 +15,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from patchplan.notifications import services
-from patchplan.notifications.calendars import window_uid
 from plans.models import MaintenanceWindow
+from plans.notify.calendars import window_uid
 from tests import factories
 from tests.notifications import conftest as notification_fixtures
 from tests.notifications.conftest import ics_event, parts, wait_until

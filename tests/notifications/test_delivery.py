@@ -8,11 +8,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from patchplan.notifications import events, services
-from patchplan.notifications.calendars import window_uid
+from patchplan.notifications import services
 from patchplan.notifications.emails import build_message
 from patchplan.notifications.models import Kind, Notification, Status
 from patchplan.teams.models import Membership
+from plans.notify import events
+from plans.notify.calendars import window_uid
 
 from .conftest import ics_event, parts, wait_until
 from .helpers import make_window_world

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from patchplan.notifications import services
 from patchplan.notifications.models import Notification, Status
+from plans.notify import scans
 
 from .conftest import free_port, ids_received, wait_until
 from .helpers import make_window_world
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 def _make_rows(team, planner, engineer, windows: int) -> set[int]:
     for _ in range(windows):
         make_window_world(team, owner=planner, engineer=engineer, starts_in=timedelta(minutes=50))
-    services.scan_window_reminders(timezone.now())
+    scans.scan_window_reminders(timezone.now())
     return set(Notification.objects.values_list("pk", flat=True))
 
 

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from patchplan.core.tokens import hash_token
 from patchplan.notifications.models import NotificationPreference, TeamCalendarFeed
-from servers.models import hash_token
 
 BEFORE = [("notifications", "0001_outbox_preferences_feeds")]
 AFTER = [("notifications", "0002_hash_calendar_feed_tokens")]

@@ -20,6 +20,7 @@ from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.choices import PlanStatus, SignOffDecision, SignOffStage
 from plans.models import AuditEvent, Frequency, Plan, PlanOccurrence
+from plans.notify import scans
 from plans.services import evidence as evidence_services
 from plans.services import execution as execution_services
 from plans.services import plans as plan_services
@@ -96,20 +97,20 @@ def test_go_requested_when_the_checks_first_pass_once_per_milestone(
     _approve(plan, planner, approver)
     # Testing waits for no go (its default entry checks have no go approval).
     Plan.objects.filter(pk=plan.pk).update(test_procedure="Run the smoke tests.")
-    assert services.scan_go_requests(NOW) == 0
+    assert scans.scan_go_requests(NOW) == 0
     _sign_off_testing(plan, planner, approver)
     # Deployment is next: its checks but the go itself (a rollback plan, missing
     # yet) must pass before its approvers are asked.
-    assert services.scan_go_requests(NOW) == 0
+    assert scans.scan_go_requests(NOW) == 0
     Plan.objects.filter(pk=plan.pk).update(rollback_plan="Reinstall the previous kernel.")
-    assert services.scan_go_requests(NOW) == 1
+    assert scans.scan_go_requests(NOW) == 1
     deployment = plan.milestones.get(name="deployment")
     row = _rows(Kind.GO_REQUESTED).get()
     assert row.recipient == approver and row.object_id == deployment.pk
     # Asked once: later scans leave it, without computing readiness again
     # (2 queries: the plans' next open milestones, which were asked about).
     with django_assert_max_num_queries(2):
-        assert services.scan_go_requests(NOW + timedelta(minutes=1)) == 0
+        assert scans.scan_go_requests(NOW + timedelta(minutes=1)) == 0
     services.notification_deliver(notification_id=row.pk)
     [message] = mail.outbox
     assert message.subject == "Go requested: kernel upgrade: deployment"
@@ -124,7 +125,7 @@ def test_a_draft_plan_asks_for_no_go(frozen, team, planner):
     plan_services.plan_scope_add(
         plan=plan, servers=[factories.ServerFactory(team=team)], by=planner
     )
-    assert services.scan_go_requests(NOW) == 0
+    assert scans.scan_go_requests(NOW) == 0
 
 
 def test_the_go_given_by_the_milestones_approvers_tells_the_plans_people(
@@ -187,13 +188,13 @@ def test_review_by_reminds_the_owner_seven_days_before_and_on_the_day_once_each(
     template = _plan(team, planner, title="monthly cycle")
     Plan.objects.filter(pk=template.pk).update(is_template=True, review_by=date(2026, 12, 10))
     # Thu 3 Dec, 07:30 Berlin: before 08:00, nothing yet.
-    assert services.scan_reviews(datetime(2026, 12, 3, 6, 30, tzinfo=UTC)) == 0
-    assert services.scan_reviews(NOW) == 1
-    assert services.scan_reviews(NOW + timedelta(hours=5)) == 0
+    assert scans.scan_reviews(datetime(2026, 12, 3, 6, 30, tzinfo=UTC)) == 0
+    assert scans.scan_reviews(NOW) == 1
+    assert scans.scan_reviews(NOW + timedelta(hours=5)) == 0
     # Days in between: nothing new; on the day, the second one.
-    assert services.scan_reviews(NOW + timedelta(days=3)) == 0
-    assert services.scan_reviews(NOW + timedelta(days=7)) == 1
-    assert services.scan_reviews(NOW + timedelta(days=8)) == 0
+    assert scans.scan_reviews(NOW + timedelta(days=3)) == 0
+    assert scans.scan_reviews(NOW + timedelta(days=7)) == 1
+    assert scans.scan_reviews(NOW + timedelta(days=8)) == 0
     assert sorted(_rows(Kind.REVIEW_DUE).values_list("occurrence", flat=True)) == [
         "2026-12-10|0d",
         "2026-12-10|7d",

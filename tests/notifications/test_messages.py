@@ -14,11 +14,12 @@ import vobject
 from django.core import mail
 from icalendar import Calendar
 
-from patchplan.notifications import events, services
-from patchplan.notifications.calendars import window_uid
+from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
 from plans.choices import PlanStatus, Raci
 from plans.models import PlanRole
+from plans.notify import events, scans
+from plans.notify.calendars import window_uid
 from plans.services import plans as plan_services
 from plans.services import windows as window_services
 from tests import factories
@@ -70,7 +71,7 @@ def ics_of(message) -> str:
 def test_reminder_lists_hosts_links_run_mode_and_says_each_persons_part(
     world, engineer, approver, viewer, planner
 ):
-    services.scan_window_reminders(NOW)
+    scans.scan_window_reminders(NOW)
     sent = deliver(Kind.WINDOW_REMINDER)
     assert set(sent) == {engineer.email, approver.email, viewer.email, planner.email}
     window, plan = world["window"], world["plan"]
@@ -108,7 +109,7 @@ def test_reminder_lists_hosts_links_run_mode_and_says_each_persons_part(
 
 
 def test_update_says_was_and_now_for_time_servers_and_milestone(world, engineer, planner):
-    services.scan_window_reminders(NOW)
+    scans.scan_window_reminders(NOW)
     deliver(Kind.WINDOW_REMINDER)
     window = world["window"]
     kept = [s for s in world["servers"] if s.hostname != "web-00"] + [world["spare"]]
@@ -150,7 +151,7 @@ def test_update_says_was_and_now_for_time_servers_and_milestone(world, engineer,
 
 
 def test_two_quick_changes_read_as_one_against_what_was_last_told(world, engineer, planner):
-    services.scan_window_reminders(NOW)
+    scans.scan_window_reminders(NOW)
     deliver(Kind.WINDOW_REMINDER)
     window = world["window"]
     servers = dict.fromkeys(world["servers"], 10)
@@ -201,7 +202,7 @@ def _assert_valid_ics(raw: str, *, sequence: int, cancelled: bool) -> None:
 
 def test_ics_of_reminder_update_and_cancellation_pass_two_parsers(world, engineer, planner):
     window = world["window"]
-    services.scan_window_reminders(NOW)
+    scans.scan_window_reminders(NOW)
     reminder = deliver(Kind.WINDOW_REMINDER)[engineer.email]
     window_services.window_update(
         window=window,
@@ -235,8 +236,8 @@ def test_ics_of_reminder_update_and_cancellation_pass_two_parsers(world, enginee
 
 
 def test_feed_ics_passes_two_parsers(world, engineer, client):
-    from patchplan.notifications.calendars import feed_ics
-    from patchplan.notifications.selectors import feed_windows_for_user
+    from plans.notify.calendars import feed_ics
+    from plans.notify.recipients import feed_windows_for_user
 
     raw = feed_ics(feed_windows_for_user(user=engineer), name="mine").decode()
     assert Calendar.from_ical(raw).walk("VEVENT")
@@ -259,7 +260,7 @@ def test_every_gate_and_review_kind_renders_text_and_html(
     # review due (scan), recurring plan created (schedule service).
     plan.review_by = NOW.date() + timedelta(days=7)
     plan.save(update_fields=["review_by"])
-    services.scan_reviews(NOW.replace(hour=8))
+    scans.scan_reviews(NOW.replace(hour=8))
 
     expectations = {
         Kind.PLAN_SENT_FOR_REVIEW: (
@@ -306,8 +307,8 @@ def test_overrun_goes_to_the_owner_once_while_it_happens(world, planner, frozen)
     window.save(update_fields=["actual_starts_at"])
     frozen.move_to(window.ends_at + timedelta(minutes=5))
     later = window.ends_at + timedelta(minutes=5)
-    assert services.scan_overruns(later) == 1
-    assert services.scan_overruns(later + timedelta(minutes=1)) == 0
+    assert scans.scan_overruns(later) == 1
+    assert scans.scan_overruns(later + timedelta(minutes=1)) == 0
     message = deliver(Kind.WINDOW_OVERRUNNING)[planner.email]
     assert message.subject == (
         "Window overrunning: openssl security patch, planned Fri 04 Dec 2026 09:59-10:59 CET"
@@ -335,7 +336,7 @@ def test_scan_and_delivery_queries_do_not_grow_with_servers_or_people(
     # Small: the world's one window. Then 9 more windows, 40 servers and 30
     # people each: the same budgets.
     with django_assert_max_num_queries(budget_scan):
-        assert services.scan_window_reminders(NOW) == 4
+        assert scans.scan_window_reminders(NOW) == 4
     _queries_of_one_delivery(django_assert_max_num_queries, budget_delivery)
 
     people = [factories.UserFactory(username=f"person-{i}") for i in range(30)]
@@ -359,7 +360,7 @@ def test_scan_and_delivery_queries_do_not_grow_with_servers_or_people(
             downtimes=dict.fromkeys(servers, 5),
         )
     with django_assert_max_num_queries(budget_scan):
-        assert services.scan_window_reminders(NOW) == 9 * 30
+        assert scans.scan_window_reminders(NOW) == 9 * 30
     _queries_of_one_delivery(django_assert_max_num_queries, budget_delivery)
     assert Notification.objects.filter(status=Status.SENT).count() == 4 + 9 * 30
 

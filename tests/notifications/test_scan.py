@@ -9,11 +9,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from patchplan.notifications import events, services
+from patchplan.notifications import services
 from patchplan.notifications.models import Kind, Notification, Status
 from patchplan.teams.models import Membership
 from plans.choices import Raci
 from plans.models import PlanRole
+from plans.notify import events, scans
 from tests import factories
 
 from .helpers import make_window_world
@@ -182,7 +183,7 @@ def test_two_scans_at_once_create_no_duplicates(require_postgres, team, planner,
     def run():
         try:
             barrier.wait()
-            services.scan_window_reminders(now)
+            scans.scan_window_reminders(now)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:

@@ -10,11 +10,11 @@ from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
+from patchplan.core.tokens import hash_token
 from patchplan.notifications import services
-from patchplan.notifications.calendars import window_uid
 from patchplan.notifications.models import Kind, Notification, NotificationPreference, Status
 from patchplan.teams.models import Membership
-from servers.models import hash_token
+from plans.notify.calendars import window_uid
 
 from .helpers import make_window_world
 

@@ -148,7 +148,7 @@ def test_the_history_reads_as_people_write_it(client_for, plan, owner, viewer, f
     page = c.get(f"/plans/{plan.pk}/history/").content.decode()
     assert "In review" in page and "in_review" not in page
     assert "Maintenance window" in page and "Actual start" in page
-    assert "02 Jan 2026 04:04 Europe/Berlin" in page and "03:04 UTC" not in page
+    assert "2 Jan 2026, 04:04 Europe/Berlin" in page and "03:04 UTC" not in page
     page = c.get(f"/plans/{plan.pk}/history/?until=2026-03-09").content.decode()
     assert page.count('data-testid="history-row"') == 0
     page = c.get(f"/plans/{plan.pk}/history/?since=2026-03-10&until=2026-03-10").content.decode()

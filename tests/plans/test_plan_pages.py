@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from patchplan.notifications import events
 from plans.choices import PlanStatus, Raci
 from plans.models import Comment, Milestone, Plan, PlanRole
+from plans.notify import events
 from plans.services import plans as services
 from plans.templatetags.plans_markdown import markdown_filter
 from servers.choices import Environment

@@ -45,7 +45,11 @@ def test_assessment_fails_without_servers_in_scope(plan):
 
 
 def test_assessment_passes_with_servers_in_scope(plan, servers):
-    assert check(plan, "assessment", "scope").passed
+    c = check(plan, "assessment", "scope")
+    assert c.passed
+    assert c.reason == f"{len(servers)} servers in scope."
+    plan.servers.set(servers[:1])
+    assert check(plan, "assessment", "scope").reason == "1 server in scope."
 
 
 # --- testing --------------------------------------------------------------------

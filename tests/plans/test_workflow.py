@@ -9,11 +9,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from patchplan.notifications import events
 from patchplan.teams.roles import Role
 from plans import workflow
 from plans.choices import PlanStatus
 from plans.models import Plan, PlanStatusChange
+from plans.notify import events
 from plans.services import plans as services
 from tests import factories
 

@@ -465,3 +465,34 @@ def test_a_past_dated_file_with_a_problem_shows_the_problem_not_the_question(cli
     body = response.content.decode()
     assert response.status_code == 400 and "line 4: deployment" in body
     assert "dates are in the past" not in body
+
+
+def test_shifting_a_past_file_keeps_each_windows_time_of_day_in_the_teams_zone(
+    team, client_for, planner
+):
+    team.time_zone = "Europe/Berlin"
+    team.save()
+    factories.ServerFactory(team=team, hostname="web-stg-01", environment=Environment.STAGING)
+    text = (
+        "title: nginx patch\nservers: [web-stg-01]\n"
+        "milestones:\n  - testing: '2023-10-05'\n"
+        "windows:\n"
+        # Summer time in the file (+02:00) and a wall time with no offset.
+        "  - {title: Staging, starts: '2023-10-05T22:00:00+02:00',"
+        " ends: '2023-10-05T23:00:00+02:00', servers: [{hostname: web-stg-01}]}\n"
+        "  - {title: Later, starts: '2023-10-06T21:30:00', ends: '2023-10-06T22:30:00'}\n"
+    )
+    client = client_for(planner)
+    page = client.get("/plans/import/").content.decode()
+    assert "read in the team's zone, Europe/Berlin" in page
+    with time_machine.travel(dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC), tick=False):
+        done = client.post("/plans/import/", {"text": text, "dates": "shift"})
+    assert done.status_code == 302
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    starts = {
+        w.title: w.starts_at.astimezone(berlin)
+        for w in MaintenanceWindow.objects.filter(plan__title="nginx patch")
+    }
+    # Moved to winter time (+01:00), still 22:00 and 21:30 in Berlin.
+    assert starts["Staging"] == dt.datetime(2026, 12, 2, 22, tzinfo=berlin)
+    assert starts["Later"] == dt.datetime(2026, 12, 3, 21, 30, tzinfo=berlin)

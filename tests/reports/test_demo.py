@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from patchplan.core.selectors import milestones_awaiting_my_signoff, recent_activity
+from patchplan.dashboard.selectors import milestones_awaiting_my_signoff, recent_activity
 from patchplan.reports import charts, selectors
 from patchplan.teams.models import Team
 from plans.models import Plan, SignOff

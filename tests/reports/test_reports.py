@@ -395,11 +395,15 @@ def test_downtime_figures_match_the_hand_computed_ones(team, windows):
 
 
 def test_downtime_page_and_csv(client_for, planner, windows):
+    planner.time_zone = "America/New_York"
+    planner.save()
     client = client_for(planner)
     body = client.get(reverse("report_downtime")).content.decode()
     assert 'data-testid="overrun-rate">50.0%<' in body
     assert "Overrun" in body and "Red window" not in body
     assert "<svg" in body and 'id="windows-desc"' in body
+    # The times beside each window's link name the zone they are in.
+    assert body.count("Planned (America/New_York)") == 2
     rows = list(
         csv.reader(
             io.StringIO(client.get(reverse("report_downtime") + "?format=csv").content.decode())

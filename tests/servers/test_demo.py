@@ -1,8 +1,11 @@
 """The demo data gives the servers real inventory with history."""
 
 import io
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from servers.inventory import snapshot_diff
@@ -65,3 +68,30 @@ def test_seed_demo_makes_the_guides_examples_walkable():
     planner = User.objects.get(username="planner")
     below = fleet_package_search(user=planner, team=team, name="openssl", below="3.0.22-1~deb12u2")
     assert 0 < len(below) < 30
+
+
+@pytest.mark.parametrize(
+    "now",
+    # 00:30 in Berlin while it is still yesterday in UTC; and a Berlin afternoon.
+    [datetime(2026, 12, 2, 23, 30, tzinfo=UTC), datetime(2026, 12, 2, 15, 0, tzinfo=UTC)],
+    ids=["berlin-after-midnight", "afternoon"],
+)
+def test_the_security_patch_ran_staging_first_at_any_hour(now):
+    """The OpenSSL plan's staging window is last night in the team's zone, already run,
+    and its test run comes after it; production is still ahead."""
+    from plans.models import MaintenanceWindow, TestRun
+
+    with time_machine.travel(now, tick=False):
+        call_command("seed_demo", stdout=io.StringIO())
+        berlin = ZoneInfo("Europe/Berlin")
+        today = now.astimezone(berlin).date()
+        staging, production = MaintenanceWindow.objects.filter(
+            plan__title__startswith="OpenSSL"
+        ).order_by("starts_at")
+        assert staging.starts_at == datetime.combine(
+            today - timedelta(days=1), time(1), tzinfo=berlin
+        )
+        assert staging.actual_ends_at < now and production.starts_at > now
+        run = TestRun.objects.get(plan=staging.plan)
+        assert staging.actual_ends_at < run.run_at < now
+        assert staging.executions.get().status == "verified"

@@ -94,21 +94,51 @@ def test_bulk_refuses_another_teams_server_id(client_for, planner, fleet, other_
     assert not Tag.objects.filter(name="x").exists()
 
 
+# "Add to plan" is a plans view (plans.views.server_bulk) the list's bulk form posts to.
+
+
 def test_bulk_adds_servers_to_a_plan(client_for, planner, fleet, team):
     plan = factories.PlanFactory(team=team, owner=planner)
+    back = reverse("server_list") + "?page=1"
     response = client_for(planner).post(
-        reverse("server_bulk"), {"action": "plan", "ids": [fleet["web"].pk], "plan": plan.pk}
+        reverse("plan_add_servers"),
+        {"action": "plan", "ids": [fleet["web"].pk], "plan": plan.pk, "next": back},
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == back
     assert list(plan.servers.all()) == [fleet["web"]]
 
 
 def test_bulk_refuses_another_teams_plan(client_for, planner, fleet, other_team, outsider):
     plan = factories.PlanFactory(team=other_team, owner=outsider)
     response = client_for(planner).post(
-        reverse("server_bulk"), {"action": "plan", "ids": [fleet["web"].pk], "plan": plan.pk}
+        reverse("plan_add_servers"), {"action": "plan", "ids": [fleet["web"].pk], "plan": plan.pk}
     )
     assert response.status_code == 404 and not plan.servers.exists()
+
+
+def test_bulk_add_to_plan_refuses_another_teams_server(
+    client_for, planner, fleet, team, other_team
+):
+    plan = factories.PlanFactory(team=team, owner=planner)
+    foreign = factories.ServerFactory(team=other_team, hostname="red-02")
+    response = client_for(planner).post(
+        reverse("plan_add_servers"), {"ids": [fleet["web"].pk, foreign.pk], "plan": plan.pk}
+    )
+    assert response.status_code == 404 and not plan.servers.exists()
+
+
+def test_bulk_add_to_plan_is_forbidden_to_a_viewer(client_for, viewer, fleet, team, planner):
+    plan = factories.PlanFactory(team=team, owner=planner)
+    response = client_for(viewer).post(
+        reverse("plan_add_servers"), {"ids": [fleet["web"].pk], "plan": plan.pk}
+    )
+    assert response.status_code == 403 and not plan.servers.exists()
+
+
+def test_server_list_bulk_form_posts_each_action_to_its_app(client_for, planner, fleet):
+    html = client_for(planner).get(reverse("server_list")).content.decode()
+    assert f'formaction="{reverse("server_bulk")}"' in html
+    assert f'formaction="{reverse("plan_add_servers")}"' in html
 
 
 def test_bulk_tag_is_forbidden_to_a_viewer(client_for, viewer, fleet):

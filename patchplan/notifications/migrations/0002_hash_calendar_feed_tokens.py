@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 
 def hash_existing_tokens(apps, schema_editor):
-    from servers.models import hash_token
+    from patchplan.core.tokens import hash_token
 
     Preference = apps.get_model("notifications", "NotificationPreference")
     Feed = apps.get_model("notifications", "TeamCalendarFeed")

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
@@ -23,13 +22,10 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from patchplan.core.text import single_line
+from patchplan.notifications.emails import site_host
 from plans.models import MaintenanceWindow
 
 PRODID = "-//PatchPlan//Maintenance windows//EN"
-
-
-def site_host() -> str:
-    return urlparse(settings.SITE_URL).hostname or "patchplan.invalid"
 
 
 def window_uid(window_id: int) -> str:

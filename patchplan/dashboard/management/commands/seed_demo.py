@@ -77,7 +77,9 @@ class Command(BaseCommand):
                 for d in (5, 6)
             ]
         )
-        today = timezone.localdate()
+        # The team's day, not the server's (UTC): at 23:30 UTC it is already tomorrow in
+        # Berlin, and the windows below are placed at local hours of these days.
+        today = timezone.localdate(timezone=team.tzinfo)
         FreezePeriod.objects.create(
             team=team,
             starts_on=today + timedelta(days=40),
@@ -86,11 +88,16 @@ class Command(BaseCommand):
         )
 
         servers = self._servers(team, people)
-        demo_inventory_load(servers=servers)
+        # The security patch went to its staging twin first, in last night's window
+        # (yesterday 01:00, always past): its listing shows the fixed OpenSSL.
+        staging_run = datetime.combine(today - timedelta(days=1), time(1), tzinfo=team.tzinfo)
+        demo_inventory_load(
+            servers=servers, patched_at={"web-stg-26": staging_run + timedelta(minutes=30)}
+        )
         self._tags(team, servers)
         web = [s for s in servers if s.hostname.startswith("web")]
         db = [s for s in servers if s.hostname.startswith("db")]
-        self._plans(team, people, today, web, db)
+        self._plans(team, people, today, web, db, staging_run)
         demo_history_load(team=team)
         demo_advisories_load()
 
@@ -130,13 +137,16 @@ class Command(BaseCommand):
         }
         db = [s for s in servers if s.hostname.startswith("db-prd")]
         for s in servers:
+            if s.hostname == "db-stg-27":
+                # The guide's upgrade is tried on a replica first: the staging one.
+                s.tags.add(tags["replica"])
             if s.hostname.startswith("web"):
                 s.tags.add(tags["frontend"])
                 s.tags.add(tags["apache" if s.hostname in APACHE_HOSTS else "nginx"])
         for i, s in enumerate(db):
             s.tags.add(tags["primary" if i % 2 == 0 else "replica"])
 
-    def _plans(self, team, people, today, web, db):
+    def _plans(self, team, people, today, web, db, staging_run):
         """The guide's two examples: a security patch of the web tier, a database upgrade."""
         tz = team.tzinfo
 
@@ -147,7 +157,8 @@ class Command(BaseCommand):
             team=team,
             title="OpenSSL security patch (web tier)",
             kind=PlanKind.SECURITY_PATCH,
-            status=PlanStatus.APPROVED,
+            # Under way: staging is done and tested, production is next.
+            status=PlanStatus.IN_PROGRESS,
             risk=Risk.CRITICAL,
             objective="Patch the critical OpenSSL vulnerability on every web server.",
             success_criteria="- `openssl version` shows the fixed release on every web host\n"
@@ -177,24 +188,37 @@ class Command(BaseCommand):
                 ),
             ]
         )
-        self._timeline(openssl, today, [(-3, -1), (0, 2), (3, 6), (7, 9)])
+        self._timeline(openssl, today, [(-4, -2), (-1, 2), (3, 6), (7, 9)])
         deploy = openssl.milestones.get(name="deployment")
         testing = openssl.milestones.get(name="testing")
         staging_window = MaintenanceWindow.objects.create(
-            plan=openssl, milestone=testing, starts_at=at(1, 23), ends_at=at(2, 0)
+            plan=openssl,
+            milestone=testing,
+            title="Staging first: web-stg-26",
+            starts_at=staging_run,
+            ends_at=staging_run + timedelta(hours=1),
+            actual_starts_at=staging_run + timedelta(minutes=2),
+            actual_ends_at=staging_run + timedelta(minutes=40),
         )
         staging_window.servers.set(
             [s for s in web if s.environment == Environment.STAGING],
             through_defaults={"expected_downtime_minutes": 10},
         )
         prod_window = MaintenanceWindow.objects.create(
-            plan=openssl, milestone=deploy, starts_at=at(4, 1), ends_at=at(4, 3)
+            plan=openssl,
+            milestone=deploy,
+            title="Production web servers",
+            starts_at=at(4, 1),
+            ends_at=at(4, 3),
         )
         prod_window.servers.set(
             [s for s in web if s.environment == Environment.PRODUCTION],
             through_defaults={"expected_downtime_minutes": 15},
         )
         self._tasks(openssl, people, today)
+        openssl.tasks.filter(title="Run the test procedure on staging").update(
+            status=TaskStatus.DONE
+        )
 
         pg = Plan.objects.create(
             team=team,
@@ -296,11 +320,21 @@ class Command(BaseCommand):
         )
 
     def _evidence(self, plan, people, web, staging_window):
-        """A few records of running a plan (issue 5): backups, a staging test run, a
-        log entry and the assessment's sign-off, so those pages are not empty."""
-        from plans.models import BackupRecord, LogEntry, SignOff, TestRun
+        """A few records of running a plan (issue 5), in the guide's order: the assessment
+        signed off, the staging window run (its server patched and verified), then the
+        staging test passed after it; backups of some production servers, a log entry."""
+        from plans.choices import ExecutionStatus
+        from plans.models import (
+            BackupRecord,
+            ExecutionEvent,
+            LogEntry,
+            ServerExecution,
+            SignOff,
+            TestRun,
+        )
 
         now = timezone.now()
+        ran = staging_window.actual_starts_at
         prod = [s for s in web if s.environment == Environment.PRODUCTION][:2]
         staging = [s for s in web if s.environment == Environment.STAGING]
         BackupRecord.objects.bulk_create(
@@ -323,10 +357,41 @@ class Command(BaseCommand):
             result="pass",
             notes="TLS smoke tests green; no handshake errors in an hour.",
             run_by=people["engineer"],
-            run_at=now - timedelta(hours=1),
+            # After the staging window: the test is of the patched server.
+            run_at=staging_window.actual_ends_at + timedelta(minutes=15),
         )
         run.servers.set(staging)
-        LogEntry.objects.create(
+        steps = [
+            (ExecutionStatus.PENDING, ExecutionStatus.IN_PROGRESS, 3),
+            (ExecutionStatus.IN_PROGRESS, ExecutionStatus.PATCHED, 20),
+            (ExecutionStatus.PATCHED, ExecutionStatus.VERIFIED, 35),
+        ]
+        for server in staging:
+            execution = ServerExecution.objects.create(
+                plan=plan,
+                window=staging_window,
+                server=server,
+                status=ExecutionStatus.VERIFIED,
+                started_at=ran + timedelta(minutes=3),
+                finished_at=ran + timedelta(minutes=35),
+                downtime_minutes=6,
+                updated_by=people["engineer"],
+            )
+            ExecutionEvent.objects.bulk_create(
+                ExecutionEvent(
+                    execution=execution,
+                    from_status=before,
+                    to_status=after,
+                    by=people["engineer"],
+                    at=ran + timedelta(minutes=minutes),
+                )
+                for before, after, minutes in steps
+            )
+            # auto_now would date the last change at seeding time, not at the verification.
+            ServerExecution.objects.filter(pk=execution.pk).update(
+                updated_at=ran + timedelta(minutes=35)
+            )
+        entry = LogEntry.objects.create(
             plan=plan,
             window=staging_window,
             server=staging[0] if staging else None,
@@ -334,12 +399,17 @@ class Command(BaseCommand):
             body="nginx needed a restart to load the new libssl3.",
             author=people["engineer"],
         )
+        # Written during the window, not at seeding time (auto_now_add).
+        LogEntry.objects.filter(pk=entry.pk).update(created_at=ran + timedelta(minutes=25))
         assessment = plan.milestones.get(name="assessment")
+        # Before the testing work began (the staging window).
+        signed = ran - timedelta(hours=9)
         SignOff.objects.create(
             milestone=assessment,
             user=people["approver"],
             decision="approve",
             comment="Every web server is in scope.",
+            at=signed,
         )
-        assessment.signed_off_at = now
+        assessment.signed_off_at = signed
         assessment.save(update_fields=["signed_off_at"])
