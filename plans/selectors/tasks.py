@@ -140,7 +140,7 @@ class TaskRow:
     """One task as every task row shows it (plan page, My tasks, the dashboard card and
     the htmx answers): plain values and what the user may do, nothing hung on a model.
     Rendered by templates/jinja2/plans/task_rows.jinja. The pickers' options are not
-    here: the page carries them once (_task_pickers.html)."""
+    here: the page carries them once (task_pickers.jinja)."""
 
     pk: int
     title: str
