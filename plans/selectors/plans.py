@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patchplan.teams.models import Membership, Team
+from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, role_in_team, user_can
 from plans import workflow
@@ -248,13 +248,11 @@ def server_counts(plans: list[Plan]) -> None:
 
 
 def team_owners(*, team: Team) -> list:
-    """People who may own plans (for the list's owner filter and the plan form)."""
-    return [
-        m.user
-        for m in Membership.objects.filter(team=team)
-        .select_related("user")
-        .order_by("user__first_name", "user__last_name", "user__username")
-    ]
+    """People who may own plans, as (pk, display_name) pairs (the list's owner filter):
+    one query, no User objects built."""
+    from plans.selectors.tasks import members_by_team
+
+    return members_by_team([team.pk])[team.pk]
 
 
 @dataclass
