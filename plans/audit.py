@@ -3,7 +3,9 @@
 Services call `audit_changes` with the values a thing had before and after an
 edit (only the fields that differ are written) or `audit_event` for one
 happening (created, deleted, status moved, signed off...). Both run inside the
-caller's transaction, so a rolled-back change leaves no trace here either."""
+caller's transaction, so a rolled-back change leaves no trace here either.
+Because every change to a plan is audited, this is also where open plan pages
+learn what to refresh (plans.live: the counters move when the transaction commits)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from patchplan.core import audit as core_audit
+from plans import live
 from plans.models import AuditEvent, Plan
 
 MAX_VALUE = 2000
@@ -74,6 +77,13 @@ def audit_event(
         raise ValueError("an audit event belongs to a plan or a team")
     if plan is None and obj is None:
         obj = team
+    described = _describe(obj if obj is not None else plan)
+    if plan is not None:
+        live.parts_changed(
+            plan_id=_plan_id(plan),
+            parts=live.parts_of_audit(described["object_type"], field),
+            by=by,
+        )
     return AuditEvent.objects.create(
         plan_id=_plan_id(plan),
         team_id=getattr(team, "pk", team) if plan is None else None,
@@ -82,7 +92,7 @@ def audit_event(
         old_value=audit_value(old),
         new_value=audit_value(new),
         by=by if getattr(by, "pk", None) else None,
-        **_describe(obj if obj is not None else plan),
+        **described,
     )
 
 
@@ -121,6 +131,9 @@ def audit_changes(
                     **described,
                 )
             )
+    if rows and plan is not None:
+        parts = set().union(*(live.parts_of_audit(r.object_type, r.field) for r in rows))
+        live.parts_changed(plan_id=_plan_id(plan), parts=parts, by=by)
     return AuditEvent.objects.bulk_create(rows) if rows else []
 
 

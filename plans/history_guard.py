@@ -2,9 +2,9 @@
 
 The tables below record what happened (sign-offs, the audit trail, execution
 events, plan status changes, emergency overrides, follow-up decisions, earlier
-versions of log entries). A row trigger refuses every UPDATE and every DELETE
-on them, whatever issues it: the ORM (`.update()`, `.delete()`, a cascade) or
-raw SQL. A correction is a new row.
+versions of log entries, every saved version of the plan's document texts). A
+row trigger refuses every UPDATE and every DELETE on them, whatever issues it:
+the ORM (`.update()`, `.delete()`, a cascade) or raw SQL. A correction is a new row.
 
 One exception, by design: a transaction that holds a row in `plans_historypurge`
 may DELETE (never UPDATE). Rows there are inserted and removed inside the same
@@ -37,6 +37,7 @@ APPEND_ONLY_TABLES = (
     "plans_gateoverride",
     "plans_followup",
     "plans_logentryrevision",
+    "plans_documentversion",
 )
 
 _PG_FUNCTION = """

@@ -2,6 +2,8 @@ from django.urls import path
 
 from .urls_run import urlpatterns as run_urlpatterns
 from .views import document as document_views
+from .views import document_history as document_history_views
+from .views import live as live_views
 from .views import plans as plan_views
 from .views import raci as raci_views
 from .views import schedules as schedule_views
@@ -20,8 +22,20 @@ urlpatterns = [
     path("add-servers/", server_bulk_views.plan_add_servers, name="plan_add_servers"),
     path("templates/", plan_views.template_list, name="template_list"),
     path("<int:plan_id>/edit/", plan_views.plan_edit, name="plan_edit"),
+    # Before the sections' pattern, which would take "preview" for a section's name.
+    path(
+        "<int:plan_id>/doc/preview/",
+        document_history_views.document_preview,
+        name="document_preview",
+    ),
     path("<int:plan_id>/doc/<slug:section>/", document_views.plan_section, name="plan_section"),
-    path("<int:plan_id>/live/", document_views.plan_live, name="plan_live"),
+    path("<int:plan_id>/live/", live_views.plan_live, name="plan_live"),
+    path("<int:plan_id>/live/<slug:part>/", live_views.plan_live_part, name="plan_live_part"),
+    path(
+        "<int:plan_id>/doc/<slug:field>/versions/",
+        document_history_views.document_history,
+        name="document_history",
+    ),
     path("<int:plan_id>/delete/", plan_views.plan_delete, name="plan_delete"),
     path("<int:plan_id>/status/", plan_views.plan_transition, name="plan_transition"),
     path("<int:plan_id>/scope/", plan_views.plan_scope, name="plan_scope"),

@@ -402,7 +402,9 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 if ADMIN_URL == "/":
     raise ImproperlyConfigured("ADMIN_URL must name a path, e.g. site-admin/.")
 
-# Run mode: how often the board refreshes itself (seconds); the gates' listing
-# freshness limit for the assessment (days).
-PATCHPLAN_RUN_REFRESH_SECONDS = env.int("PATCHPLAN_RUN_REFRESH_SECONDS", default=4)
+# Run mode: its board refreshes through the plan's live poll whenever anything
+# changes, and besides at least this often (seconds) for what the clock alone
+# changes (a window running over); the gates' listing freshness limit for the
+# assessment (days).
+PATCHPLAN_RUN_REFRESH_SECONDS = env.int("PATCHPLAN_RUN_REFRESH_SECONDS", default=60)
 PATCHPLAN_LISTING_MAX_AGE_DAYS = env.int("PATCHPLAN_LISTING_MAX_AGE_DAYS", default=7)

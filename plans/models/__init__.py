@@ -1,5 +1,6 @@
 """Plans' models: the plan document (plan.py) and running it (execution.py)."""
 
+from .document import DocumentText, DocumentVersion
 from .execution import (
     AuditEvent,
     BackupRecord,
@@ -35,6 +36,8 @@ __all__ = [
     "BackupRecord",
     "ChecklistItem",
     "Comment",
+    "DocumentText",
+    "DocumentVersion",
     "ExecutionEvent",
     "FollowUp",
     "GateOverride",

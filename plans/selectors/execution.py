@@ -225,7 +225,7 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
         "done": sum(1 for r in rows if r.is_final),
         "can_execute": user_can(user=user, team_id=plan.team_id, action=Action.EXECUTE),
         "now": timezone.now(),
-        "refresh_seconds": getattr(settings, "PATCHPLAN_RUN_REFRESH_SECONDS", 4),
+        "refresh_seconds": getattr(settings, "PATCHPLAN_RUN_REFRESH_SECONDS", 60),
     }
 
 

@@ -29,6 +29,7 @@ from plans import workflow
 from plans.choices import DEFAULT_MILESTONES, PlanKind, PlanStatus, Raci, ReferenceKind, Risk
 from plans.models import Comment, Milestone, Plan, PlanReference, PlanRole, PlanStatusChange
 from plans.notify import events
+from plans.services.documents import document_versions_record
 from servers.models import Server
 
 
@@ -238,6 +239,8 @@ def plan_create(
     from plans.audit import audit_event
 
     audit_event(plan=plan, action="created", field="plan", new=plan.title, by=by)
+    written = {n: v for n, v in fields.items() if v}
+    document_versions_record(plan_id=plan.pk, texts=written, by=by)
     if servers:
         plan_scope_add(plan=plan, servers=servers, by=by)
     return plan
@@ -335,6 +338,7 @@ def plan_update(*, plan: Plan, by, base: dict | None = None, **fields) -> Docume
         if "references" in write:
             after["references"] = [str(r) for r in _references_now(plan.pk)]
         audit_changes(plan=plan, obj=None, before=before, after=after, by=by)
+        document_versions_record(plan_id=plan.pk, texts=after, by=by)
         live.sections_changed(plan_id=plan.pk, fields=write, by=by)
     return DocumentSave(plan=plan, saved=sorted(write), conflicts=conflicts)
 

@@ -10,7 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from plans.audit import audit_changes, audit_event
+from plans.live import sections_changed
 from plans.models import FollowUp, Plan
+from plans.services.documents import document_versions_record
 
 MAX_LESSONS = 20_000
 
@@ -41,6 +43,9 @@ def plan_lessons_update(
         lessons_learned=text, version=F("version") + 1, updated_at=timezone.now()
     )
     audit_changes(plan=plan, obj=None, before=before, after={"lessons_learned": text}, by=by)
+    if text != current.lessons_learned:
+        document_versions_record(plan_id=plan.pk, texts={"lessons_learned": text}, by=by)
+        sections_changed(plan_id=plan.pk, fields=["lessons_learned"], by=by)
     plan.refresh_from_db()
     return plan
 

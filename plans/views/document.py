@@ -1,5 +1,5 @@
 """The plan document edited section by section in place (htmx), merging rather
-than refusing, and the poll open plan pages make: what changed, who is here."""
+than refusing (the poll that brings others' saves is plans.views.live)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods
 
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, user_can
@@ -181,25 +181,3 @@ def plan_section(request: HttpRequest, plan_id: int, section: str) -> HttpRespon
         messages.success(request, _("Saved."))
         return redirect(reverse("plan_detail", args=[plan.pk]) + f"#section-{section.name}")
     return _render(request, plan, section)
-
-
-@login_required
-@require_safe
-def plan_live(request: HttpRequest, plan_id: int) -> HttpResponse:
-    """The open plan page's poll: 204 when nothing changed since `rev` and the people
-    here are still those of `here`; otherwise the counter, each section's counter
-    when it moved (the page refreshes those that differ from what it shows; `lost`:
-    all of them) and who else is here, editing what. Besides every
-    request's session, user and team, one query (the access check) and cache reads."""
-    plan = selectors.plan_access_for_user(user=request.user, plan_id=plan_id)
-    since = request.GET.get("rev", "")
-    since = int(since) if since.isdecimal() and len(since) < 12 else -1
-    live.here(plan_id=plan.pk, user=request.user, editing=request.GET.get("editing", ""))
-    people = live.present(plan_id=plan.pk, exclude_user_id=request.user.pk)
-    tag = live.presence_tag(people)
-    rev, sections, lost = live.changes_since(plan_id=plan.pk, since=since)
-    if sections is None and tag == request.GET.get("here", ""):
-        return HttpResponse(status=204)
-    return JsonResponse(
-        {"rev": rev, "sections": sections, "lost": lost, "here": people, "here_tag": tag}
-    )

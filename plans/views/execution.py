@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import get_for_user
+from plans import live
 from plans.forms.execution import DowntimeForm, ListingForm, StatusForm, WindowTimesForm
 from plans.selectors.execution import run_board, run_gate, window_for_run
 from plans.services import execution as services
@@ -59,6 +60,8 @@ def _respond(request: HttpRequest, window, *, error: str = "", error_server: int
 @require_safe
 def run_page(request: HttpRequest, plan_id: int, window_id: int) -> HttpResponse:
     """The window in run mode: its checklist (polled), actual times, listing uploads."""
+    # Read before the page's data, as the plan page does: a change between is not missed.
+    live_state = live.page_state(plan_id)
     window = window_for_run(user=request.user, plan_id=plan_id, window_id=window_id)
     context = run_board(window=window, user=request.user)
     context.update(run_gate(window=window, user=request.user))
@@ -70,6 +73,8 @@ def run_page(request: HttpRequest, plan_id: int, window_id: int) -> HttpResponse
         times_form=WindowTimesForm(initial=initial),
         listing_form=ListingForm(),
     )
+    # The board refreshes through the plan's live poll (js/live.js) when anything changes.
+    context["live_rev"], context["live_sections"] = live_state
     return render(request, "plans/run_window.html", context)
 
 

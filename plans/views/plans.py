@@ -4,7 +4,6 @@ access selector, bind a form, call a service, render or redirect."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -204,9 +203,8 @@ def plan_scope_from_fleet(request: HttpRequest) -> HttpResponse:
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     # The live counter before the plan: a save between the two reads is then fetched
     # by the page's first poll rather than missed.
-    live_rev = live.revision(plan_id)
     # As JSON in a data attribute: the CSP forbids inline <script>, data ones too.
-    live_sections = json.dumps({s: v["rev"] for s, v in live.section_revisions(plan_id).items()})
+    live_rev, live_sections = live.page_state(plan_id)
     plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
     context = {
         **selectors.plan_page(plan=plan, user=request.user),

@@ -1,8 +1,12 @@
-// The open plan page keeps up with others: every 1.5 s while the tab is visible it
-// asks the server whether anything changed since the counter it holds (an idle answer
-// is a bodiless 204), re-fetches only the sections others saved, and shows who else
-// has the plan open. A section with its editor open is never replaced: it says
-// "changed by NAME" and its "show" button puts the saved text beside the form.
+// The open plan page (and run mode) keeps up with others: every 1.5 s while the tab is
+// visible it asks the server whether anything changed since the counter it holds (an
+// idle answer is a bodiless 204), re-fetches only the sections and pieces that changed,
+// and shows who else has the plan open. A section with its editor open is never
+// replaced: it says "changed by NAME" and its "show" button puts the saved text beside
+// the form. The other pieces (data-live-panel="NAME": activity, readiness, milestones,
+// windows, timeline, run) refresh through their own hx-get on a "refresh" event; one
+// with a field being typed in (focused, or changed and not saved) waits until it is
+// left, so nothing typed is ever replaced.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -38,13 +42,67 @@
     note.hidden = false;
   }
 
+  // Pieces whose counter moved and that are not refreshed yet (one was being typed in).
+  var stale = {};
+  var refreshedAt = {};
+
+  function typing(panel) {
+    // Fields kept through a swap (hx-preserve) don't hold a piece back.
+    var fields = panel.querySelectorAll("input:not([type=hidden]):not([hx-preserve]), textarea:not([hx-preserve]), select:not([hx-preserve])");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f === document.activeElement) { return true; }
+      if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) { return true; }
+      } else if (f.tagName === "SELECT") {
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].selected !== f.options[j].defaultSelected) { return true; }
+        }
+      } else if (f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function panels(name) {
+    return document.querySelectorAll("[data-live-panel~=\"" + CSS.escape(name) + "\"]");
+  }
+
+  function refreshPanels() {
+    var now = Date.now();
+    // Pieces that the clock alone changes (run mode: an overrunning window) also
+    // refresh at least every data-live-max-age seconds.
+    document.querySelectorAll("[data-live-max-age]").forEach(function (panel) {
+      var name = panel.dataset.livePanel;
+      var age = parseInt(panel.dataset.liveMaxAge, 10) * 1000;
+      if (!refreshedAt[name]) { refreshedAt[name] = now; }
+      if (now - refreshedAt[name] >= age) { stale[name] = true; }
+    });
+    Object.keys(stale).forEach(function (name) {
+      var found = panels(name);
+      var waiting = false;
+      found.forEach(function (panel) {
+        if (typing(panel)) { waiting = true; return; }
+        window.htmx.trigger(panel, "refresh");
+      });
+      if (!waiting) {
+        delete stale[name];
+        refreshedAt[name] = now;
+      }
+    });
+  }
+
   function applyChanges(sections, lost) {
     Object.keys(sections).forEach(function (name) {
       var entry = sections[name];
       if (!lost && known[name] === entry.rev) { return; }
       known[name] = entry.rev;
       var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
-      if (!section) { return; }
+      if (!section) {
+        if (panels(name).length) { stale[name] = true; }
+        return;
+      }
       if (section.classList.contains("is-editing")) {
         if (entry.by !== me) { markChanged(section, entry.by); }
       } else {
@@ -87,6 +145,7 @@
         showPresence(data.here);
         if (data.sections) { applyChanges(data.sections, data.lost); }
       })
+      .then(refreshPanels)
       .catch(function () { /* the next poll tries again (a restart, a dropped line) */ })
       .finally(function () { busy = false; });
   }

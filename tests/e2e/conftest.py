@@ -76,7 +76,8 @@ def poll_now(page, selector: str) -> None:
     as its timer would: a test checks what the poll brings, not how long the
     interval is, and waiting for the timer cost 4-10 s a time."""
     element = page.locator(selector)
-    assert "every " in (element.get_attribute("hx-trigger") or ""), "the element does not poll"
+    polls = "every " in (element.get_attribute("hx-trigger") or "")
+    assert polls or element.get_attribute("data-live-panel"), "the element does not poll"
     element.evaluate("el => htmx.trigger(el, 'refresh')")
 
 

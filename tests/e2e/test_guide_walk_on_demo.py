@@ -15,7 +15,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from patchplan.accounts.models import User
-from patchplan.core.management.commands.seed_demo import DEMO_PASSWORD
+from patchplan.dashboard.management.commands.seed_demo import DEMO_PASSWORD
 from plans.models import BackupRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)

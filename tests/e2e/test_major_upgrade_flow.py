@@ -34,7 +34,6 @@ from plans.services.windows import window_create
 from servers.choices import Environment
 from servers.inventory import inventory_import
 from tests import factories
-from tests.e2e.conftest import poll_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -297,9 +296,10 @@ def test_major_software_upgrade_through_every_phase(
             _row(engineer_page, host).get_by_label(f"Recorded downtime of {host} (minutes)")
         ).to_have_value(minutes)
 
-    # The planner's page refreshes by itself (the run board polls).
-    poll_now(planner_page, "#run-board")
-    expect(_row(planner_page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Verified")
+    # The planner's page refreshes by itself (the plan's live poll moves the run board).
+    expect(_row(planner_page, "db-prod-1").get_by_test_id("exec-status")).to_have_text(
+        "Verified", timeout=2000
+    )
     expect(_row(planner_page, "db-prod-2").get_by_test_id("exec-status")).to_have_text(
         "Rolled back"
     )

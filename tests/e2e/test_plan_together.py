@@ -203,3 +203,41 @@ def test_presence_appears_and_disappears(
     # Gone within the TTL of his last poll (3 s here, 30 s by default).
     expect(presence.get_by_test_id("present")).to_have_count(0, timeout=3000 + LIVE_MS)
     expect(watcher.get_by_test_id("presence-none")).to_be_visible()
+
+
+def test_a_sign_off_a_milestone_and_a_comment_reach_the_other_page_within_2_s(
+    plan, people, approver, open_pages, shot
+):
+    """The readiness and sign-off panel, the milestones card and the activity feed
+    refresh through the same poll as the document; a field being typed in holds its
+    piece back (the text survives), and the piece catches up once it is left."""
+    erik = people[0]
+    approver.first_name, approver.last_name = "Sam", "Approver"
+    approver.save()
+    mine, theirs = open_pages(plan, [erik, approver])
+    milestones = mine.get_by_test_id("milestones")
+    new_name = milestones.get_by_label("Name")
+    new_name.fill("canary hosts")  # typed, not added yet
+    # The approver rejects the assessment in their own browser.
+    card = theirs.locator('[data-testid="signoff-milestone"][data-milestone="assessment"]')
+    card.get_by_label("Comment").fill("Add the replica first.")
+    card.get_by_role("button", name="Reject").click()
+    expect(card.get_by_test_id("signoffs")).to_contain_text("Add the replica first.")
+    seen = mine.locator('[data-testid="signoff-milestone"][data-milestone="assessment"]')
+    expect(seen.get_by_test_id("signoffs")).to_contain_text(
+        "Add the replica first.", timeout=LIVE_MS
+    )
+    expect(seen.get_by_test_id("signoffs")).to_contain_text("Sam Approver")
+    expect(new_name).to_have_value("canary hosts")  # the milestones card waited
+    shot(mine, "together-7-signoff-arrived-while-typing")
+    # Erik adds his milestone; it reaches the approver's page too.
+    milestones.get_by_role("button", name="Add").click()
+    expect(milestones).to_contain_text("canary hosts")
+    expect(theirs.get_by_test_id("milestones")).to_contain_text("canary hosts", timeout=LIVE_MS)
+    # And the activity feed: his comment.
+    mine.get_by_label("Comment", exact=True).fill("Replica added to the scope.")
+    mine.get_by_role("button", name="Comment", exact=True).click()
+    expect(theirs.get_by_test_id("activity")).to_contain_text(
+        "Replica added to the scope.", timeout=LIVE_MS
+    )
+    shot(theirs, "together-8-milestone-arrived")

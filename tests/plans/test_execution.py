@@ -245,9 +245,13 @@ def test_a_refused_click_shows_the_reason_at_the_row(client_for, team, window, s
     assert b"mail-1 is not in this window" in response.content
 
 
-def test_the_board_polls_itself(client_for, window, viewer):
+def test_the_board_refreshes_through_the_plans_live_poll(client_for, window, viewer):
+    # No timer of its own: js/live.js refreshes it when the plan's "run" part moves,
+    # and at least every PATCHPLAN_RUN_REFRESH_SECONDS for what the clock changes.
     response = client_for(viewer).get(run_url(window, "board/"))
-    assert b'hx-trigger="every 4s, refresh"' in response.content
+    assert b'hx-trigger="refresh" data-live-panel="run" data-live-max-age="60"' in response.content
+    page = client_for(viewer).get(run_url(window, "")).content.decode()
+    assert 'id="plan-live"' in page and "js/live.js" in page
 
 
 def test_actual_times_form_refuses_end_before_start(client_for, window, engineer):

@@ -23,6 +23,7 @@ from patchplan.teams.roles import Role
 from plans.choices import SignOffStage
 from plans.models import ChecklistItem, LogEntry, PlanRole
 from plans.services import (
+    documents,
     evidence,
     execution,
     gates,
@@ -43,6 +44,7 @@ from .run_helpers import DPKG_AFTER, give_go, make_plan, make_servers, make_wind
 pytestmark = pytest.mark.django_db
 
 MODULES = [
+    documents,
     evidence,
     execution,
     gates,
@@ -60,6 +62,7 @@ MODULES = [
 
 # Public functions that write nothing, or nothing but what their caller records.
 NO_HISTORY = {
+    "documents.document_versions_record": "history itself, for the services that save a text",
     "gates.window_gate_failures": "reads",
     "gates.window_gate_milestone": "reads",
     "gates.window_is_early": "reads",
@@ -90,6 +93,7 @@ HISTORY_TABLES = {
     "plans_gateoverride",
     "plans_followup",
     "plans_logentryrevision",
+    "plans_documentversion",
     "plans_historypurge",
     "django_session",
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import time_machine
 
+from plans import live
 from plans.services import plans as services
 
 pytestmark = pytest.mark.django_db
@@ -40,13 +41,15 @@ def test_poll_names_the_sections_others_saved(
     with django_capture_on_commit_callbacks(execute=True):
         services.plan_update(plan=plan, by=admin, rollback_plan="Boot the old kernel")
     data = _poll(client, plan, rev=start["rev"], here=start["here_tag"]).json()
-    assert data["rev"] == start["rev"] + 1 and not data["lost"]
+    assert data["rev"] > start["rev"] and not data["lost"]
     moved = {
         name: entry
         for name, entry in data["sections"].items()
         if entry["rev"] != (start["sections"] or {}).get(name, {"rev": 0})["rev"]
     }
-    assert moved == {"rollback_plan": {"rev": 1, "by": admin.display_name}}
+    # The section, and the pieces every audited change moves (activity, readiness, run).
+    assert set(moved) == {"rollback_plan", "activity", "readiness", "run"}
+    assert moved["rollback_plan"] == {"rev": 1, "by": admin.display_name}
 
 
 def test_a_lost_counter_asks_for_every_section(client_for, planner, plan):
@@ -72,3 +75,81 @@ def test_presence_shows_others_and_what_they_edit_then_expires(
 def test_poll_access(client_for, viewer, outsider, plan):
     assert _poll(client_for(viewer), plan, rev=0).status_code == 200
     assert _poll(client_for(outsider), plan, rev=0).status_code == 404
+
+
+# --- the page's other live pieces ------------------------------------------------
+
+
+def _moved(plan_id, before):
+    _rev, sections, _lost = live.changes_since(plan_id=plan_id, since=-1)
+    return {n for n, e in sections.items() if e["rev"] != before.get(n, {"rev": 0})["rev"]}
+
+
+def test_each_change_moves_the_pieces_that_show_it(
+    plan, planner, approver, django_capture_on_commit_callbacks
+):
+    from plans.models import Milestone
+    from plans.services.signoff import signoff_give
+
+    assessment = Milestone.objects.get(plan=plan, name="assessment")
+    steps = [
+        (
+            lambda: services.comment_post(plan=plan, body="Looks good", by=planner),
+            {"activity", "readiness", "run"},
+        ),
+        (
+            lambda: signoff_give(
+                milestone=assessment, by=approver, decision="reject", comment="Add a server."
+            ),
+            {"activity", "readiness", "run", "milestones", "windows", "timeline"},
+        ),
+        (
+            lambda: services.milestone_update(
+                milestone=Milestone.objects.get(pk=assessment.pk),
+                version=Milestone.objects.get(pk=assessment.pk).version,
+                by=planner,
+                name="Assess",
+                starts_on=None,
+                due_on=None,
+            ),
+            {"activity", "readiness", "run", "milestones", "windows", "timeline"},
+        ),
+    ]
+    for change, expected in steps:
+        before = live.section_revisions(plan.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        assert _moved(plan.pk, before) == expected
+
+
+def test_a_rolled_back_change_moves_nothing(plan, planner, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    rev = live.revision(plan.pk)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.comment_post(plan=plan, body="Never mind", by=planner)
+        raise RuntimeError
+    assert live.revision(plan.pk) == rev
+
+
+@pytest.mark.parametrize("part", ["milestones", "windows", "timeline"])
+def test_a_piece_renders_as_the_plan_page_shows_it(
+    client_for, planner, viewer, outsider, plan, part, django_assert_max_num_queries
+):
+    url = f"/plans/{plan.pk}/live/{part}/"
+    client = client_for(planner)
+    client.get(url)  # the first request of a session writes it; not what is measured
+    # Session, user, team (3), the plan (1), the piece's own reads (windows card: 7).
+    with django_assert_max_num_queries(12):
+        response = client.get(url, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    if part == "milestones":
+        assert 'data-testid="milestone-add"' in body  # a planner may add one
+        assert 'data-testid="milestone-add"' not in client_for(viewer).get(url).content.decode()
+    assert client_for(outsider).get(url).status_code == 404
+    assert client_for(planner).get(f"/plans/{plan.pk}/live/tasks/").status_code == 404

@@ -551,7 +551,9 @@ def test_comment_mentions_only_team_members_and_notifies(
     comment = Comment.objects.get()
     assert list(comment.mentions.all()) == [engineer]
     assert seen[0]["mentioned_users"] == [engineer] and seen[0]["by"] == planner
-    assert 'hx-trigger="every 10s, refresh"' in response.content.decode()
+    assert 'hx-trigger="refresh" hx-swap="outerHTML" data-live-panel="activity"' in (
+        response.content.decode()
+    )
     assert "please check" in response.content.decode()
 
 
@@ -585,7 +587,7 @@ def test_activity_lists_status_changes_and_comments_newest_first(
     response = client_for(planner).get(f"/plans/{plan.pk}/activity/")
     body = response.content.decode()
     assert body.index("<strong>good</strong>") < body.index("In review")
-    assert 'hx-trigger="every 10s, refresh"' in body
+    assert 'hx-trigger="refresh" hx-swap="outerHTML" data-live-panel="activity"' in body
     assert client_for(outsider).get(f"/plans/{plan.pk}/activity/").status_code == 404
 
 

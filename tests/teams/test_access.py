@@ -36,6 +36,8 @@ OBJECT_KWARGS = {
     "entry_id": lambda w: w["log_entry"].pk,
     "notification_id": lambda w: w["notification"].pk,
     "section": lambda w: "objective",  # a plan document section's name (with plan_id)
+    "field": lambda w: "rollback_plan",  # a plan document text's versions (with plan_id)
+    "part": lambda w: "milestones",  # a live piece of the plan page (with plan_id)
 }
 
 # Patterns whose kwargs are not team objects, with the reason.

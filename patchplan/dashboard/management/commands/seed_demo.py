@@ -172,6 +172,7 @@ class Command(BaseCommand):
             owner=people["planner"],
         )
         openssl.servers.set(web)
+        self._first_versions(openssl, people["planner"])
         PlanReference.objects.bulk_create(
             [
                 PlanReference(
@@ -236,6 +237,7 @@ class Command(BaseCommand):
             owner=people["planner"],
         )
         pg.servers.set(db)
+        self._first_versions(pg, people["planner"])
         self._timeline(pg, today, [(5, 8), (9, 14), (15, 20), (21, 24)])
         # The guide's test on a staging replica first, then production in one window.
         pg_staging = MaintenanceWindow.objects.create(
@@ -275,6 +277,15 @@ class Command(BaseCommand):
                 ("viewer", Raci.INFORMED),
             )
         )
+
+    def _first_versions(self, plan, by) -> None:
+        """The demo plans' texts as their first saved versions (plan_create does this
+        for plans made through the app)."""
+        from plans.models import DocumentText
+        from plans.services.documents import document_versions_record
+
+        texts = {n: getattr(plan, n) for n in DocumentText.values if getattr(plan, n)}
+        document_versions_record(plan_id=plan.pk, texts=texts, by=by)
 
     def _timeline(self, plan, today, offsets):
         for position, (name, (start, due)) in enumerate(
