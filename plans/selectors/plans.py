@@ -451,7 +451,6 @@ def plan_page(*, plan: Plan, user) -> dict:
         "plan": plan,
         "references": list(plan.references.all()),
         "milestones": milestones,
-        "milestone_rows": milestone_rows(milestones),
         # Read once for the page's timeline, windows card and tasks card (the
         # plans_schedule tags take them from here instead of reading them again).
         "schedule": {

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from patchplan.jinja2 import jinja
 from plans.models import MaintenanceWindow, Milestone
+from plans.selectors.plans import milestone_rows
 from plans.selectors.tasks import TaskFilters, tasks_card
 from plans.selectors.windows import windows_card
 from plans.timeline import build_timeline
@@ -84,3 +85,15 @@ def plan_tasks(context, plan) -> str:
         filters=TaskFilters.from_query(request.GET),
     )
     return jinja(context, "plans/tasks_card.jinja", **data)
+
+
+@register.simple_tag(takes_context=True)
+def milestone_items(context, milestones, can_edit) -> str:
+    """The milestones card's list (templates/jinja2/plans/milestone_items.jinja) from
+    plan_milestones(): no query. Every caller of the card passes only `milestones`."""
+    return jinja(
+        context,
+        "plans/milestone_items.jinja",
+        milestones=milestone_rows(milestones),
+        can_edit=can_edit,
+    )

@@ -454,14 +454,12 @@ def plan_scope(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 def _milestones_response(request: HttpRequest, plan, *, add_form=None, status: int = 200):
     if request.htmx:
-        milestones = selectors.plan_milestones(plan=plan)
         return render(
             request,
             "plans/partials/_milestones.html",
             {
                 "plan": plan,
-                "milestones": milestones,
-                "milestone_rows": selectors.milestone_rows(milestones),
+                "milestones": selectors.plan_milestones(plan=plan),
                 "milestone_add_form": add_form or MilestoneAddForm(),
                 "milestones_import_form": MilestonesImportForm(),
                 "can_edit": True,
