@@ -77,6 +77,11 @@ def server_list(request: HttpRequest) -> HttpResponse:
             "tags": list(selectors.team_tags(team=team).values_list("name", flat=True)),
             "environments": Environment.choices,
             "criticalities": Criticality.choices,
+            # Each label translated once, not once a row.
+            "labels": {
+                "environment": {value: str(label) for value, label in Environment.choices},
+                "criticality": {value: str(label) for value, label in Criticality.choices},
+            },
             "can_tag": can_tag,
             "can_plan": can_plan,
             "can_manage": can_tag,

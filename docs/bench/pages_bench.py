@@ -15,7 +15,9 @@ COPY (servers_bench.build_fleet: N servers x P packages, 20 pending updates each
 The share of bare is each page's requests/s over the bare page's in the same run.
 Run twice with --servers 5000 and --servers 20000 --only fleet to see fleet search grow;
 --keep keeps the scratch database for the next run (build a big fleet once, measure it
-later on a quiet machine).
+later on a quiet machine). While working on a page: --no-wrk prints CPU, queries and
+bytes only (and the CPU share: the bare page's CPU over the page's), --profile prints a
+cProfile (CPU time) of the --only pages.
 """
 
 from __future__ import annotations
@@ -181,6 +183,21 @@ def page_paths(args, server_id: int, plan_id: int) -> dict[str, str]:
     }
 
 
+def profile(client, label: str, path: str, runs: int) -> None:
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    for _ in range(runs):
+        client.get(path)
+    prof.disable()
+    print(f"\n### {label}: {runs} requests", file=sys.stderr)
+    stats = pstats.Stats(prof, stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=5000)
@@ -195,8 +212,10 @@ def main() -> None:
         help="keep the scratch database (<db>_pages_<servers>x<packages>) and reuse it next "
         "time, migrated: build a 20,000-server fleet once, measure it when the machine is quiet",
     )
+    parser.add_argument("--no-wrk", action="store_true", help="CPU, queries and bytes only")
+    parser.add_argument("--profile", action="store_true", help="cProfile the --only pages")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if not args.no_wrk and not shutil.which("wrk"):
         sys.exit("needs wrk: apt-get install -y wrk")
 
     import django
@@ -251,7 +270,12 @@ def main() -> None:
                 "bytes": len(response.content),
                 "queries": len(queries),
                 "cpu": cpu_median(lambda p=path: client.get(p), args.runs),
+                "rps": 0.0,
             }
+            if args.profile and not label.startswith("bare"):
+                profile(client, label, path, args.runs)
+        if args.no_wrk:
+            return report(args, figures, started_at, load_before)
 
         port = free_port()
         env = {
@@ -287,8 +311,11 @@ def main() -> None:
             gunicorn.wait(timeout=30)
         if not args.keep:
             connection.creation.destroy_test_db(scratch, verbosity=0)
+    report(args, figures, started_at, load_before)
 
-    bare = figures["bare Django 50-row page"]["rps"]
+
+def report(args, figures, started_at, load_before) -> None:
+    bare = figures["bare Django 50-row page"]["rps"] or 1.0
     load_after = os.getloadavg()
     print(f"Machine: {machine()}")
     print(
@@ -297,11 +324,16 @@ def main() -> None:
         f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after (1 min)"
     )
     print()
-    print("| page | requests/s | share of bare | CPU per request | HTML | queries |")
-    print("|---|---|---|---|---|---|")
+    bare_cpu = figures["bare Django 50-row page"]["cpu"]
+    # "CPU share" is the bare page's CPU over the page's: what the requests/s share would
+    # be if CPU were all (it leaves out PostgreSQL's time), the figure to read when the
+    # machine is too busy for wrk, or with --no-wrk.
+    print("| page | requests/s | share of bare | CPU per request | CPU share | HTML | queries |")
+    print("|---|---|---|---|---|---|---|")
     for label, f in figures.items():
+        rps = "— | —" if args.no_wrk else f"{f['rps']:.0f} | {100 * f['rps'] / bare:.0f}%"
         print(
-            f"| {label} | {f['rps']:.0f} | {100 * f['rps'] / bare:.0f}% | {f['cpu']:.1f} ms | "
+            f"| {label} | {rps} | {f['cpu']:.1f} ms | {100 * bare_cpu / f['cpu']:.0f}% | "
             f"{f['bytes'] / 1024:.0f} KB | {f['queries']} |"
         )
 

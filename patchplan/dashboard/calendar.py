@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from patchplan.teams.models import FreezePeriod, Membership, OffPeakPeriod, Team
+from patchplan.teams.models import FreezePeriod, OffPeakPeriod, Team
 from plans.checks import (
     Freeze,
     OffPeak,
@@ -38,6 +38,7 @@ from plans.checks import (
     off_peak_intervals,
 )
 from plans.models import MaintenanceWindow, Milestone, Plan, PlanRole, Task, WindowServer
+from plans.selectors.tasks import members_by_team
 from servers.choices import Environment
 from servers.models import Server
 
@@ -336,12 +337,8 @@ def filter_choices(*, team: Team) -> dict:
             .order_by("title", "pk")
             .values_list("pk", "title")
         ),
-        "people": [
-            (m.user_id, m.user.display_name)
-            for m in Membership.objects.filter(team=team)
-            .select_related("user")
-            .order_by("user__first_name", "user__last_name", "user__username")
-        ],
+        # (pk, name) pairs, no User objects built.
+        "people": members_by_team([team.pk])[team.pk],
         "environments": Environment.choices,
     }
 

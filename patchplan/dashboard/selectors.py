@@ -55,6 +55,7 @@ def my_plans(*, user, team: Team | None, limit: int = 10) -> QuerySet[Plan]:
     return (
         scope_to_user(Plan.objects.all(), user=user)
         .filter(team=team, owner=user, status__in=OPEN_PLAN_STATUSES, is_template=False)
+        .only("title", "status", "risk", "updated_at")
         # Their state at a glance: milestones signed off of all, the next window.
         .annotate(
             milestone_total=Count("milestones", distinct=True),
@@ -100,6 +101,14 @@ def plans_due_for_review(*, user, team: Team | None, limit: int = 10) -> list[Pl
             status__in=(PlanStatus.COMPLETED, PlanStatus.CANCELLED, PlanStatus.ROLLED_BACK),
         )
         .select_related("owner")
+        .only(
+            "title",
+            "is_template",
+            "review_by",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__username",
+        )
         .order_by("review_by", "pk")[:limit]
     )
 
@@ -133,6 +142,7 @@ def my_next_windows(*, user, team: Team | None, limit: int = 8) -> list[Maintena
         )
         .filter(_involves(user))
         .select_related("plan", "milestone")
+        .only("title", "starts_at", "ends_at", "plan__title", "milestone__name")
         .order_by("starts_at", "pk")[:limit]
     )
 
@@ -179,9 +189,9 @@ def milestones_awaiting_my_signoff(*, user, team: Team | None, limit: int = 10) 
     if team.four_eyes:
         qs = qs.exclude(plan__owner=user)
     return list(
-        qs.select_related("plan").order_by(F("due_on").asc(nulls_last=True), "plan_id", "pk")[
-            :limit
-        ]
+        qs.select_related("plan")
+        .only("name", "due_on", "signoff_round", "plan__title", "plan__status")
+        .order_by(F("due_on").asc(nulls_last=True), "plan_id", "pk")[:limit]
     )
 
 

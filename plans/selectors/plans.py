@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain
 
 from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -22,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patchplan.teams.models import Membership, Team
+from patchplan.teams.models import Team
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, role_in_team, user_can
 from plans import workflow
@@ -91,8 +92,9 @@ def plans_open_for_scope(*, user, team: Team) -> QuerySet[Plan]:
 def plan_get_for_user(*, user, plan_id: int, action: str = Action.VIEW) -> Plan:
     """One plan of the user's teams: 404 outside them, 403 if the role may not act."""
     return get_for_user(
-        Plan.objects.select_related("owner", "team", "created_from").annotate(
-            server_count=Count("servers")
+        # The source plan's title only (the page links to it), not its texts.
+        Plan.objects.select_related("owner", "team").annotate(
+            server_count=Count("servers"), created_from_title=F("created_from__title")
         ),
         user=user,
         action=action,
@@ -246,13 +248,11 @@ def server_counts(plans: list[Plan]) -> None:
 
 
 def team_owners(*, team: Team) -> list:
-    """People who may own plans (for the list's owner filter and the plan form)."""
-    return [
-        m.user
-        for m in Membership.objects.filter(team=team)
-        .select_related("user")
-        .order_by("user__first_name", "user__last_name", "user__username")
-    ]
+    """People who may own plans, as (pk, display_name) pairs (the list's owner filter):
+    one query, no User objects built."""
+    from plans.selectors.tasks import members_by_team
+
+    return members_by_team([team.pk])[team.pk]
 
 
 @dataclass
@@ -377,9 +377,64 @@ def plan_milestones(*, plan: Plan) -> list[Milestone]:
 
     return list(
         plan.milestones.order_by("position", "pk").prefetch_related(
-            Prefetch("signoff_users", queryset=User.objects.order_by("username"))
+            Prefetch(
+                "signoff_users",
+                # Their names only: a user row carries a password hash and a dozen more.
+                queryset=User.objects.order_by("username").only(
+                    "first_name", "last_name", "username"
+                ),
+            )
         )
     )
+
+
+@dataclass(slots=True)
+class MilestoneRow:
+    """One milestone as the plan page's list shows it
+    (templates/jinja2/plans/milestone_items.jinja), plain values."""
+
+    pk: int
+    number: int
+    name: str
+    signed_off: bool
+    starts_on: date | None
+    due_on: date | None
+    signoff_count: int
+    signoff_roles: list[str]
+    signoff_people: list[str]
+    first: bool
+    last: bool
+    url_move: str
+    url_edit: str
+    url_delete: str
+
+
+def milestone_rows(milestones: list[Milestone]) -> list[MilestoneRow]:
+    """Rows of plan_milestones() (its prefetched sign-off people): no query."""
+    urls = [
+        reverse(name, args=[0]).replace("/0/", "/{}/")
+        for name in ("milestone_move", "milestone_edit", "milestone_delete")
+    ]
+    last = len(milestones)
+    return [
+        MilestoneRow(
+            pk=m.pk,
+            number=n,
+            name=m.name,
+            signed_off=m.signed_off_at is not None,
+            starts_on=m.starts_on,
+            due_on=m.due_on,
+            signoff_count=m.signoff_count,
+            signoff_roles=list(m.signoff_roles or []),
+            signoff_people=[u.display_name for u in m.signoff_users.all()],
+            first=n == 1,
+            last=n == last,
+            url_move=urls[0].format(m.pk),
+            url_edit=urls[1].format(m.pk),
+            url_delete=urls[2].format(m.pk),
+        )
+        for n, m in enumerate(milestones, start=1)
+    ]
 
 
 def plan_page(*, plan: Plan, user) -> dict:

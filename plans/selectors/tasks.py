@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,9 +65,25 @@ def checklist_item_get_for_work(*, user, item_id: int) -> ChecklistItem:
 
 
 def _with_checklist(queryset: QuerySet[Task]) -> QuerySet[Task]:
-    # Rows show "checklist 2/5": counted by the database, no checklist rows loaded.
-    return queryset.select_related("assignee", "milestone", "plan").annotate(
-        n_items=Count("checklist"), n_done=Count("checklist", filter=Q(checklist__done=True))
+    # Rows show "checklist 2/5": counted by the database, no checklist rows loaded. Only
+    # the columns task_rows() reads: the plan's long texts would cost more than the rows.
+    return (
+        queryset.select_related("assignee", "milestone", "plan")
+        .only(
+            "title",
+            "status",
+            "due_on",
+            "position",
+            "plan__title",
+            "plan__team_id",
+            "milestone__name",
+            "assignee__first_name",
+            "assignee__last_name",
+            "assignee__username",
+        )
+        .annotate(
+            n_items=Count("checklist"), n_done=Count("checklist", filter=Q(checklist__done=True))
+        )
     )
 
 
@@ -87,15 +104,23 @@ def tasks_of_plan(*, plan: Plan) -> QuerySet[Task]:
     )
 
 
-def members_by_team(team_ids) -> dict[int, list]:
-    """Assignable people per team, one query."""
-    found: dict[int, list] = defaultdict(list)
-    for m in (
+class Person(NamedTuple):
+    """A team member as pickers and filters list them: (pk, display_name) pairs."""
+
+    pk: int
+    display_name: str
+
+
+def members_by_team(team_ids) -> dict[int, list[Person]]:
+    """Assignable people per team, one query (names only: no User objects built)."""
+    found: dict[int, list[Person]] = defaultdict(list)
+    for team_id, pk, first, last, username in (
         Membership.objects.filter(team_id__in=list(team_ids))
-        .select_related("user")
         .order_by("user__first_name", "user__last_name", "user__username")
+        .values_list("team_id", "user_id", "user__first_name", "user__last_name", "user__username")
     ):
-        found[m.team_id].append(m.user)
+        # User.display_name: the full name, else the username.
+        found[team_id].append(Person(pk, f"{first} {last}".strip() or username))
     return found
 
 
@@ -114,7 +139,8 @@ def _url_maker(name: str):
 class TaskRow:
     """One task as every task row shows it (plan page, My tasks, the dashboard card and
     the htmx answers): plain values and what the user may do, nothing hung on a model.
-    The pickers' options are not here: the page carries them once (_task_pickers.html)."""
+    Rendered by templates/jinja2/plans/task_rows.jinja. The pickers' options are not
+    here: the page carries them once (task_pickers.jinja)."""
 
     pk: int
     title: str
@@ -133,6 +159,7 @@ class TaskRow:
     can_edit: bool
     can_work: bool
     url_detail: str
+    url_plan: str
     url_status: str
     url_assign: str
     url_delete: str
@@ -149,6 +176,7 @@ class _RowMaker:
             _url_maker(name)
             for name in ("task_detail", "task_status", "task_assign", "task_delete")
         ]
+        self.plan_url = _url_maker("plan_detail")
         self.labels = {value: str(label) for value, label in TaskStatus.choices}
         self.rights: dict[int, tuple[bool, bool]] = {}
 
@@ -193,6 +221,7 @@ class _RowMaker:
             can_edit=may_edit,
             can_work=may_edit or (assignee_id == self.user.pk and may_work),
             url_detail=detail,
+            url_plan=self.plan_url(plan_id),
             url_status=status_url,
             url_assign=assign,
             url_delete=delete,
@@ -288,8 +317,9 @@ class TaskFilters:
 
 def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, people=None) -> dict:
     """One page (TASK_PAGE_SIZE) of the plan's tasks as rows, from filters.offset, and
-    the number of tasks the filters match: 2 queries (3 if an assignee has left the team
-    since; 3 without `milestones`/`people`, read here then)."""
+    the number of tasks the filters match: 1 query (2 if an assignee has left the team
+    since, or the offset is past the end; 2 without `milestones`/`people`, read here
+    then)."""
     from plans.models import Milestone
 
     if milestones is None:
@@ -297,13 +327,28 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
     names = {m.pk: m.name for m in milestones}
     if people is None:
         people = {u.pk: u.display_name for u in members_by_team([plan.team_id])[plan.team_id]}
-    queryset = filters.apply(tasks_of_plan(plan=plan))
-    total = queryset.count()
+    # The count of all matching tasks comes with the page (a window over the whole
+    # result), not as a query of its own.
+    queryset = filters.apply(tasks_of_plan(plan=plan)).annotate(total=Window(Count("pk")))
     values = list(
         queryset.values_list(
-            "pk", "title", "status", "due_on", "assignee_id", "milestone_id", "n_items", "n_done"
+            "pk",
+            "title",
+            "status",
+            "due_on",
+            "assignee_id",
+            "milestone_id",
+            "n_items",
+            "n_done",
+            "total",
         )[filters.offset : filters.offset + TASK_PAGE_SIZE]
     )
+    if values:
+        total = values[0][-1]
+    elif filters.offset:  # past the end: counted apart
+        total = filters.apply(Task.objects.filter(plan_id=plan.pk)).count()
+    else:
+        total = 0
     gone = {v[4] for v in values if v[4] and v[4] not in people}
     if gone:  # assignees who have left the team since: one more query, only then
         people = {
@@ -326,7 +371,7 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
             n_items=n_items,
             n_done=n_done,
         )
-        for pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done in values
+        for pk, title, status, due_on, assignee_id, milestone_id, n_items, n_done, _ in values
     ]
     shown = filters.offset + len(rows)
     return {
@@ -342,8 +387,8 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
 
 def tasks_card(*, plan: Plan, user, milestones=None, filters: TaskFilters | None = None) -> dict:
     """Context of the plan page's tasks card: the first page of rows, the filters and
-    the pickers' options (once for the page): 3 queries (tasks, their count, members),
-    4 without the plan's `milestones` passed in."""
+    the pickers' options (once for the page): 2 queries (tasks with their count, members),
+    3 without the plan's `milestones` passed in."""
     from plans.models import Milestone
 
     members = members_by_team([plan.team_id])[plan.team_id]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
+
+from django.urls import reverse
+from django.utils import timezone
 
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import get_for_user, user_can
-from plans.checks import plan_window_problems
+from plans.checks import Problem, plan_window_problems
 from plans.models import MaintenanceWindow, Plan, WindowServer
 from servers.choices import Environment
 
@@ -29,6 +34,7 @@ class WindowEntry(NamedTuple):
     environment: str
     environment_label: str
     expected_downtime_minutes: int
+    server_id: int
 
 
 def windows_of_plan(*, plan: Plan, milestones=None) -> list[MaintenanceWindow]:
@@ -49,34 +55,77 @@ def windows_of_plan(*, plan: Plan, milestones=None) -> list[MaintenanceWindow]:
     if windows:
         labels = {value: str(label) for value, label in Environment.choices}
         # Tuples, not WindowServer + Server objects: 200 of each cost more than the card.
-        for window_id, hostname, env, downtime in (
+        for window_id, hostname, env, downtime, server_id in (
             WindowServer.objects.filter(window__plan_id=plan.pk)
             .order_by("server__hostname", "pk")
             .values_list(
-                "window_id", "server__hostname", "server__environment", "expected_downtime_minutes"
+                "window_id",
+                "server__hostname",
+                "server__environment",
+                "expected_downtime_minutes",
+                "server_id",
             )
         ):
-            entries[window_id].append(WindowEntry(hostname, env, labels.get(env, env), downtime))
+            entries[window_id].append(
+                WindowEntry(hostname, env, labels.get(env, env), downtime, server_id)
+            )
     for w in windows:
         w.entries = entries[w.pk]
     return windows
 
 
+ENTRIES_SHOWN = 4
+
+
+@dataclass(slots=True)
+class WindowRow:
+    """One row of the plan page's windows card (templates/jinja2/plans/window_rows.jinja),
+    plain values: the first ENTRIES_SHOWN servers and how many more."""
+
+    pk: int
+    url: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    ends_same_day: bool  # in the viewer's zone: the end shows its time only
+    cancelled: bool
+    milestone_name: str
+    entries: list[WindowEntry]
+    more_entries: int
+    downtime_total: int
+    problems: list[Problem]
+
+
 def windows_card(*, plan: Plan, user, windows=None, milestones=None) -> dict:
-    """Context of the plan page's windows card: 7 queries whatever the sizes (windows,
-    their servers, and the checks' five); 5 when the plan page passes in the `windows`
+    """Context of the plan page's windows card: 5 queries whatever the sizes (windows,
+    their servers, and the checks' three); 3 when the plan page passes in the `windows`
     it has read (windows_of_plan) for the timeline too."""
     if windows is None:
         windows = windows_of_plan(plan=plan, milestones=milestones)
-    problems = plan_window_problems(plan)
+    problems = plan_window_problems(plan, windows=windows)
+    link = reverse("window_detail", args=[0]).replace("/0/", "/{}/")
+    rows = []
     for w in windows:
-        w.problems = problems.get(w.pk, [])
-        w.downtime_total = sum(e.expected_downtime_minutes for e in w.entries)
-        w.shown_entries = w.entries[:4]
-        w.more_entries = max(len(w.entries) - 4, 0)
+        starts, ends = timezone.localtime(w.starts_at), timezone.localtime(w.ends_at)
+        rows.append(
+            WindowRow(
+                pk=w.pk,
+                url=link.format(w.pk),
+                title=w.title,
+                starts_at=w.starts_at,
+                ends_at=w.ends_at,
+                ends_same_day=starts.date() == ends.date(),
+                cancelled=w.cancelled_at is not None,
+                milestone_name=w.milestone.name if w.milestone else "",
+                entries=w.entries[:ENTRIES_SHOWN],
+                more_entries=max(len(w.entries) - ENTRIES_SHOWN, 0),
+                downtime_total=sum(e.expected_downtime_minutes for e in w.entries),
+                problems=problems.get(w.pk, []),
+            )
+        )
     return {
         "plan": plan,
-        "windows": windows,
+        "windows": rows,
         "problem_count": sum(len(p) for p in problems.values()),
         "can_edit": user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN),
     }

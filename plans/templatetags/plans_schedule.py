@@ -8,7 +8,9 @@ from __future__ import annotations
 from django import template
 from django.utils import timezone
 
+from patchplan.jinja2 import jinja
 from plans.models import MaintenanceWindow, Milestone
+from plans.selectors.plans import milestone_rows
 from plans.selectors.tasks import TaskFilters, tasks_card
 from plans.selectors.windows import windows_card
 from plans.timeline import build_timeline
@@ -26,9 +28,10 @@ def _shared(context, plan) -> dict:
     return {}
 
 
-@register.inclusion_tag("plans/partials/_timeline_svg.html", takes_context=True)
-def plan_timeline(context, plan) -> dict:
-    """The timeline picture: 2 queries (milestones, windows), none on the plan page."""
+@register.simple_tag(takes_context=True)
+def plan_timeline(context, plan) -> str:
+    """The timeline picture (templates/jinja2/plans/timeline.jinja: a loop of shapes):
+    2 queries (milestones, windows), none on the plan page."""
     shared = _shared(context, plan)
     if "milestones" in shared:
         milestones = shared["milestones"]
@@ -42,19 +45,21 @@ def plan_timeline(context, plan) -> dict:
                 "starts_at", "ends_at", "title", "cancelled_at"
             )
         )
-    return {
-        "plan": plan,
-        "milestones": milestones,
-        "windows": windows,
-        "tl": build_timeline(milestones=milestones, windows=windows),
-        "zone": timezone.get_current_timezone_name(),
-        "request": context.get("request"),
-    }
+    return jinja(
+        context,
+        "plans/timeline.jinja",
+        plan=plan,
+        milestones=milestones,
+        windows=windows,
+        tl=build_timeline(milestones=milestones, windows=windows),
+        zone=timezone.get_current_timezone_name(),
+    )
 
 
-@register.inclusion_tag("plans/partials/_windows_card.html", takes_context=True)
-def plan_windows(context, plan) -> dict:
-    """The windows card with each window's warnings: 7 queries (5 on the plan page)."""
+@register.simple_tag(takes_context=True)
+def plan_windows(context, plan) -> str:
+    """The windows card with each window's warnings (templates/jinja2/plans/
+    windows_card.jinja): 5 queries (3 on the plan page)."""
     shared = _shared(context, plan)
     data = windows_card(
         plan=plan,
@@ -62,13 +67,15 @@ def plan_windows(context, plan) -> dict:
         windows=shared.get("windows"),
         milestones=shared.get("milestones"),
     )
-    data["request"] = context.get("request")
-    return data
+    return jinja(
+        context, "plans/windows_card.jinja", zone=timezone.get_current_timezone_name(), **data
+    )
 
 
-@register.inclusion_tag("plans/partials/_tasks_card.html", takes_context=True)
-def plan_tasks(context, plan) -> dict:
-    """The tasks card (first page, filtered by the page's GET parameters): 3 queries."""
+@register.simple_tag(takes_context=True)
+def plan_tasks(context, plan) -> str:
+    """The tasks card (templates/jinja2/plans/tasks_card.jinja; first page, filtered by the
+    page's GET parameters): 2 queries."""
     shared = _shared(context, plan)
     request = context["request"]
     data = tasks_card(
@@ -77,6 +84,16 @@ def plan_tasks(context, plan) -> dict:
         milestones=shared.get("milestones"),
         filters=TaskFilters.from_query(request.GET),
     )
-    data["request"] = request
-    data["csrf_token"] = context.get("csrf_token")
-    return data
+    return jinja(context, "plans/tasks_card.jinja", **data)
+
+
+@register.simple_tag(takes_context=True)
+def milestone_items(context, milestones, can_edit) -> str:
+    """The milestones card's list (templates/jinja2/plans/milestone_items.jinja) from
+    plan_milestones(): no query. Every caller of the card passes only `milestones`."""
+    return jinja(
+        context,
+        "plans/milestone_items.jinja",
+        milestones=milestone_rows(milestones),
+        can_edit=can_edit,
+    )

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from django import template
 
+from patchplan.jinja2 import jinja
 from plans.choices import TaskStatus
 
 register = template.Library()
 
 
-@register.inclusion_tag("plans/partials/_task_pickers.html")
-def task_pickers(picker_teams=()) -> dict:
+@register.simple_tag(takes_context=True)
+def task_pickers(context, picker_teams=()) -> str:
     """<template>s with the status options and, per (team id, members) pair, the assignee
-    options that every row's picker copies in (static/js/patchplan.js)."""
-    return {"statuses": TaskStatus.choices, "picker_teams": picker_teams}
+    options that every row's picker copies in (templates/jinja2/plans/task_pickers.jinja)."""
+    return jinja(
+        context,
+        "plans/task_pickers.jinja",
+        statuses=TaskStatus.choices,
+        picker_teams=picker_teams,
+    )

@@ -77,6 +77,8 @@ def _list(request: HttpRequest, *, templates: bool) -> HttpResponse:
             "query": filters.as_query(),
             "templates": templates,
             "today": timezone.localdate(),
+            # Reversed once, not once a row.
+            "plan_link": reverse("plan_detail", args=[0]).replace("/0/", "/{}/"),
             "owners": selectors.team_owners(team=team),
             "statuses": PlanStatus.choices,
             "kinds": PlanKind.choices,
@@ -235,7 +237,7 @@ def plan_scope_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     offset = request.GET.get("offset", "")
     offset = int(offset) if offset.isdecimal() and len(offset) < 7 else 0
     context = selectors.plan_scope_rows(plan=plan, offset=offset)
-    return render(request, "plans/partials/_scope_rows.html", context)
+    return render(request, "plans/scope_rows.jinja", context, using="jinja2")
 
 
 def _conflict(request, *, form, current, template, **extra):

@@ -135,21 +135,19 @@ def task_delete(request: HttpRequest, task_id: int) -> HttpResponse:
     return redirect(f"/plans/{plan_id}/#tasks")
 
 
-# Where an in-place change came from decides which row comes back.
-ROW_TEMPLATES = {
-    "plan": "plans/partials/_task_row.html",
-    "mine": "plans/partials/_my_task_row.html",
-    "dash": "plans/partials/_my_task_item.html",
-}
+# Where an in-place change came from (the plan page, My tasks, the dashboard) decides
+# which kind of row comes back: the rows' template has one of each.
+ROW_MODES = ("plan", "mine", "dash")
+TASK_ROWS = "plans/task_rows.jinja"
 
 
 def _row(request: HttpRequest, task, *, error: str = "", status: int = 200) -> HttpResponse:
-    """The task's row again (plan page or "My tasks", as the form says)."""
-    mode = request.POST.get("mode") if request.POST.get("mode") in ROW_TEMPLATES else "plan"
-    template = ROW_TEMPLATES[mode]
+    """The task's row again (plan page, My tasks or dashboard, as the form says)."""
+    mode = request.POST.get("mode") if request.POST.get("mode") in ROW_MODES else "plan"
     # The row's pickers carry only the current value: the page holds their options.
-    row = selectors.task_rows(tasks=[task], user=request.user)[0]
-    return render(request, template, {"t": row, "error": error}, status=status)
+    rows = selectors.task_rows(tasks=[task], user=request.user)
+    context = {"tasks": rows, "mode": mode, "error": error}
+    return render(request, TASK_ROWS, context, status=status, using="jinja2")
 
 
 def _back(request: HttpRequest, task, error: str = "") -> HttpResponse:
@@ -221,8 +219,8 @@ def plan_task_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     filters = selectors.TaskFilters.from_query(request.GET)
     context = selectors.plan_task_rows(plan=plan, user=request.user, filters=filters)
     if filters.offset:
-        return render(request, "plans/partials/_task_rows.html", context)
-    return render(request, "plans/partials/_task_list.html", context)
+        return render(request, TASK_ROWS, {**context, "mode": "plan"}, using="jinja2")
+    return render(request, "plans/task_list.jinja", context, using="jinja2")
 
 
 @login_required

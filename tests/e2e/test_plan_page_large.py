@@ -1,7 +1,7 @@
 """The plan page at the reference size (200 servers, 10 milestones, 20 windows, 300
 tasks, 200 comments) with a 50-member team: the first 50 tasks and servers, the rest as
 the user scrolls; the in-place pickers get their options from the page's one copy; the
-task filters. Screenshot: var/screenshots/plan-page-reference-size.png."""
+task filters. Screenshots: var/screenshots/plan-page-reference-size*.png."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def test_planner_works_the_reference_size_plan_page(
     # The two paged tables up close (the whole page is 15,000 pixels tall).
     page.locator("#tasks").screenshot(path=str(folder / "plan-page-reference-size-tasks.png"))
     page.locator("#scope").screenshot(path=str(folder / "plan-page-reference-size-scope.png"))
+    # The Jinja2-rendered cards: timeline and milestones, windows.
+    page.locator("#timeline-section").screenshot(
+        path=str(folder / "plan-page-reference-size-timeline.png")
+    )
+    page.locator("#windows").screenshot(path=str(folder / "plan-page-reference-size-windows.png"))
 
     # Reassign the first row: its picker holds one option until the page's copy is put in.
     first = rows.first

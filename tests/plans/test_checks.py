@@ -23,6 +23,7 @@ from plans.checks import (
     window_problems,
 )
 from plans.models import MaintenanceWindow, WindowServer
+from plans.selectors.windows import windows_of_plan
 from servers.choices import Environment
 from tests import factories
 
@@ -332,3 +333,27 @@ def test_the_staging_window_page_does_not_say_after_the_staging_test(
     assert "OK: inside off-peak hours" in staging_page
     assert "after the staging test" not in staging_page
     assert "after the staging test" in prod_page
+
+
+def test_the_windows_card_checks_the_windows_it_read_as_the_checks_would(
+    scheduled, team, planner, django_assert_max_num_queries
+):
+    plan, test_window, prod_window, stg, prd = scheduled
+    # Problems of every kind the page shows: an overlap with another plan, production
+    # before staging once the staging window is cancelled, a milestone due before it.
+    other = factories.PlanFactory(team=team, owner=planner, title="Kernel update")
+    _window(other, berlin(2026, 3, 15, 0), berlin(2026, 3, 15, 2), [prd])
+    MaintenanceWindow.objects.filter(pk=test_window.pk).update(cancelled_at=berlin(2026, 3, 1, 0))
+    early = factories.MilestoneFactory(plan=plan, name="early", due_on=date(2026, 3, 10))
+    MaintenanceWindow.objects.filter(pk=prod_window.pk).update(milestone=early)
+    read = windows_of_plan(plan=plan)
+    # With the windows given: team windows, off-peak, freezes.
+    with django_assert_max_num_queries(3):
+        given = plan_window_problems(plan, windows=read)
+    assert given == plan_window_problems(plan)
+    assert sorted(p.code for p in given[prod_window.pk]) == [
+        "after_milestone_due",
+        "overlap",
+        "production_before_staging",
+    ]
+    assert test_window.pk not in given

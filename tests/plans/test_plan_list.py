@@ -62,10 +62,12 @@ def test_filters_and_search(client_for, planner, plans, query, expected):
 
 
 def test_owner_filter(client_for, planner, admin, plans):
-    assert set(_titles(client_for(planner).get("/plans/", {"owner": admin.pk}))) == {
-        "OpenSSL fix",
-        "PostgreSQL 16",
-    }
+    response = client_for(planner).get("/plans/", {"owner": admin.pk})
+    assert set(_titles(response)) == {"OpenSSL fix", "PostgreSQL 16"}
+    # The filter offers the team's people, the chosen one selected.
+    page = response.content.decode()
+    assert f'<option value="{admin.pk}" selected>{admin.display_name}</option>' in page
+    assert f'<option value="{planner.pk}">{planner.display_name}</option>' in page
 
 
 def test_window_this_week_filter(client_for, planner, plans):

@@ -149,6 +149,7 @@ def test_a_piece_renders_as_the_plan_page_shows_it(
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
     if part == "milestones":
+        assert body.count('data-testid="milestone-row"') == plan.milestones.count() > 0
         assert 'data-testid="milestone-add"' in body  # a planner may add one
         assert 'data-testid="milestone-add"' not in client_for(viewer).get(url).content.decode()
     assert client_for(outsider).get(url).status_code == 404

@@ -80,6 +80,21 @@ def test_tasks_filter_by_milestone_assignee_and_status(client_for, big, planner,
     )
 
 
+def test_the_counts_come_with_the_rows(client_for, big, planner, django_assert_max_num_queries):
+    url = reverse("plan_task_rows", args=[big.pk])
+    client = client_for(planner)
+    client.get(url)
+    # session, user, memberships, plan, members, milestones, the page with its count.
+    with django_assert_max_num_queries(7):
+        html = client.get(url).content.decode()
+    assert "300 tasks" in html and "Show more (250 left)" in html
+    Task.objects.filter(plan=big).update(status=TaskStatus.DONE)
+    assert "No task matches the filters." in client.get(url, {"status": "blocked"}).content.decode()
+    # Past the end: no rows, no "more".
+    html = client.get(url, {"offset": "400"}).content.decode()
+    assert rows(html) == [] and "tasks-more" not in html
+
+
 def test_unknown_filter_values_are_ignored(client_for, big, planner):
     url = reverse("plan_task_rows", args=[big.pk])
     response = client_for(planner).get(url, {"milestone": "x'", "status": "nope", "offset": "-3"})

@@ -199,6 +199,13 @@ def test_plan_page_shows_every_section(client_for, planner, viewer, outsider, pl
     assert "Edit plan" not in page  # a viewer gets no edit button
 
 
+def test_plan_page_links_the_plan_it_was_made_from(client_for, team, planner, plan):
+    copy = services.plan_create(team=team, title="Kernel update, May", owner=planner, by=planner)
+    Plan.objects.filter(pk=copy.pk).update(created_from=plan)
+    page = client_for(planner).get(f"/plans/{copy.pk}/").content.decode()
+    assert f'<a href="/plans/{plan.pk}/">Kernel update</a>' in page
+
+
 def test_scope_lists_environment_and_pending_updates_for_the_plans_packages(
     client_for, planner, team, plan
 ):

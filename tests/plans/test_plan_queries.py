@@ -153,13 +153,13 @@ def test_plan_page_queries_do_not_grow(
     client.get("/plans/")  # warm the session
     for sizes in (SMALL, LARGE):
         plan = build_plan(team, planner, people, **sizes)
-        # Part A (12): session, user, memberships, plan (+owner, team, created_from,
+        # Part A (12): session, user, memberships, plan (+owner, team, source title,
         # server count), references, milestones, their sign-off people, windows, their
         # servers, the first 50 scope servers, their tags, pending updates (the activity
         # feed comes by htmx: test below). Part B's tags reuse the milestones and windows
-        # read there (timeline 0; windows card: the checks' 5; tasks: members, count,
-        # first page 3): 20.
-        with django_assert_max_num_queries(20):
+        # read there (timeline 0; windows card: the checks' team windows, off-peak,
+        # freezes 3; tasks: members, first page with the count 2): 17.
+        with django_assert_max_num_queries(17):
             response = client.get(f"/plans/{plan.pk}/")
         assert response.status_code == 200
         body = response.content.decode()

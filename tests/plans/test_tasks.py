@@ -302,7 +302,7 @@ def test_assignee_sets_status_on_the_task_page(client_for, task, engineer):
 def test_planner_hands_a_task_on_from_my_tasks(client_for, plan, planner, engineer, assigned):
     mine = services.task_create(plan=plan, title="Planner's task", assignee=planner, by=planner)
     client = client_for(planner)
-    assert "Assignee of Planner&#x27;s task" in client.get(reverse("my_tasks")).content.decode()
+    assert "Assignee of Planner&#39;s task" in client.get(reverse("my_tasks")).content.decode()
     response = client.post(
         reverse("task_assign", args=[mine.pk]), {"assignee": engineer.pk, "mode": "mine"}, **HTMX
     )

@@ -56,10 +56,10 @@ def test_plan_page_pieces_use_a_fixed_number_of_queries(
     plan = type(plan).objects.select_related("team").get(pk=plan.pk)
     render(plan, planner)  # memberships cached on the user
     # timeline: milestones, windows (2); windows card: windows, window servers, then the
-    # checks' plan windows, their servers, team windows, off-peak, freezes (7);
-    # tasks card: members, milestones, the tasks' count, the first page of tasks with
-    # their checklist counts (4).
-    with django_assert_max_num_queries(13):
+    # checks' team windows, off-peak, freezes (5: the checks reuse the windows read);
+    # tasks card: members, milestones, the first page of tasks with their checklist
+    # counts and the count of all (3).
+    with django_assert_max_num_queries(10):
         html = render(plan, planner)
     # The first 50 rows; the rest come as the user scrolls.
     assert html.count('<tr id="task-') == min(tasks, 50)
