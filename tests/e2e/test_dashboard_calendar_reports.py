@@ -38,7 +38,9 @@ def test_dashboard_of_planner_approver_and_admin(page, live_server, login, shot,
 
     page.context.clear_cookies()
     login(page, demo["planner"], DEMO_PASSWORD)
-    expect(page.get_by_test_id("activity-list")).to_contain_text("web-stg-26 is patched and verified")
+    expect(page.get_by_test_id("activity-list")).to_contain_text(
+        "web-stg-26 is patched and verified"
+    )
     expect(page.get_by_test_id("next-windows")).to_contain_text("OpenSSL")
     shot(page, "morning-dashboard-planner")
     page.get_by_role("link", name="Reports").click()
