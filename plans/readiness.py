@@ -30,6 +30,7 @@ from django.utils.translation import ngettext
 from plans.choices import (
     FINAL_EXECUTION_STATUSES,
     ExecutionStatus,
+    PlanStatus,
     SignOffDecision,
     SignOffStage,
     TestResult,
@@ -399,6 +400,33 @@ def check_follow_ups(facts: Facts) -> Check:
             _("No follow-up plan or accepted risk for %(h)s.") % {"h": _hosts(open_, facts)},
         )
     return Check("follow_ups", label, True, _("Every failed or rolled-back server has one."))
+
+
+def check_plan_approved(plan: Plan) -> Check:
+    """The plan-wide condition of every window's work: the plan was reviewed and
+    approved. Not a milestone check (no team may drop it, no emergency change opens
+    it): a draft was never reviewed by anyone."""
+    label = _("Plan approved")
+    if plan.status == PlanStatus.DRAFT:
+        return Check(
+            "plan_approved",
+            label,
+            False,
+            _("The plan is a draft: send it for review and get it approved first."),
+        )
+    if plan.status == PlanStatus.IN_REVIEW:
+        return Check(
+            "plan_approved",
+            label,
+            False,
+            _("The plan is in review: an approver must approve it first."),
+        )
+    return Check(
+        "plan_approved",
+        label,
+        True,
+        _("The plan is %(s)s.") % {"s": PlanStatus(plan.status).label.lower()},
+    )
 
 
 # What each check is called on the milestone form.

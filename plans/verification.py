@@ -9,6 +9,9 @@ plans.selectors.execution for where the listings come from).
   installed).
 - An `apt list --upgradable` listing counts: a package with nothing pending is
   up to date; one still pending is not (unless already at its target).
+- "Before" is the package's version in the listing taken before the window: the
+  installed one, or for an `apt list --upgradable` listing the version a pending
+  update is "upgradable from" (a package with nothing pending is not in it).
 - Nothing to compare (no listing since the window started, no package of the plan
   on the host, versions unknown) is not verified: the engineer may verify with a
   written reason instead.
@@ -57,6 +60,18 @@ class PackageResult:
     before: str | None  # None: not in the listing before (or no listing)
     after: str | None  # None: not installed / no listing after
     outcome: str
+    # The kind of the listing before the window (PACKAGES, UPDATES), None without one.
+    before_kind: str | None = None
+
+    @property
+    def before_text(self) -> str:
+        """The version before as run mode shows it: an updates listing names only the
+        packages with an update pending, so a package missing from it is not "—"."""
+        if self.before:
+            return self.before
+        if self.before_kind == UPDATES:
+            return _("not in that listing")
+        return "—"
 
     @property
     def counts(self) -> bool:
@@ -96,39 +111,56 @@ def _cmp(a: str, b: str, family: str) -> int | None:
         return None
 
 
+def _version_before(name: str, before: Listing | None) -> str | None:
+    """The package's version in the listing before the window: installed (a package
+    listing), or "upgradable from" of a pending update (an updates listing, which
+    names no other package)."""
+    if before is None:
+        return None
+    if before.kind == UPDATES:
+        pending = before.pending.get(name)
+        return pending[0] if pending and pending[0] else None
+    return before.installed.get(name)
+
+
+def _result(name, target, before, *rest) -> PackageResult:
+    return PackageResult(name, target, *rest, before_kind=before.kind if before else None)
+
+
 def _installed_result(name, target, before, after, family) -> PackageResult:
-    old = before.installed.get(name) if before and before.kind == PACKAGES else None
+    old = _version_before(name, before)
     new = after.installed.get(name)
     if new is None:
-        return PackageResult(name, target, old, None, NOT_INSTALLED)
+        return _result(name, target, before, old, None, NOT_INSTALLED)
     if not new:
-        return PackageResult(name, target, old, new, UNKNOWN)
+        return _result(name, target, before, old, new, UNKNOWN)
     if target:
         c = _cmp(new, target, family)
         outcome = UNKNOWN if c is None else (OK if c >= 0 else BELOW_TARGET)
-        return PackageResult(name, target, old, new, outcome)
-    if before is None or before.kind != PACKAGES or old is None:
-        # No listing before, or the package is new on the host: it is there now.
-        return PackageResult(name, target, old, new, OK)
+        return _result(name, target, before, old, new, outcome)
+    if old is None:
+        # No listing before, the package new on the host, or no update was pending for
+        # it (an updates listing): it is there now.
+        return _result(name, target, before, old, new, OK)
     if not old:
-        return PackageResult(name, target, old, new, UNKNOWN)
+        return _result(name, target, before, old, new, UNKNOWN)
     c = _cmp(new, old, family)
     outcome = UNKNOWN if c is None else (OK if c > 0 else NOT_CHANGED)
-    return PackageResult(name, target, old, new, outcome)
+    return _result(name, target, before, old, new, outcome)
 
 
 def _updates_result(name, target, before, after, family) -> PackageResult:
-    old = before.installed.get(name) if before and before.kind == PACKAGES else None
+    old = _version_before(name, before)
     if before is not None and before.kind == PACKAGES and old is None:
         # The listing before says the host doesn't have it.
-        return PackageResult(name, target, None, None, NOT_INSTALLED)
+        return _result(name, target, before, None, None, NOT_INSTALLED)
     if name not in after.pending:
-        return PackageResult(name, target, old, _("up to date"), OK)
+        return _result(name, target, before, old, _("up to date"), OK)
     current, candidate = after.pending[name]
     reached = _cmp(current, target, family) if target and current else None
     if reached is not None and reached >= 0:
-        return PackageResult(name, target, old, current, OK)
-    return PackageResult(name, target, old, current, PENDING)
+        return _result(name, target, before, old, current, OK)
+    return _result(name, target, before, old, current, PENDING)
 
 
 def verify_packages(
@@ -146,8 +178,9 @@ def verify_packages(
     for name in sorted(targets):
         target = targets[name]
         if after is None:
-            old = before.installed.get(name) if before and before.kind == PACKAGES else None
-            results.append(PackageResult(name, target, old, None, NO_LISTING))
+            results.append(
+                _result(name, target, before, _version_before(name, before), None, NO_LISTING)
+            )
         elif after.kind == UPDATES:
             results.append(_updates_result(name, target, before, after, family))
         else:

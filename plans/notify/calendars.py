@@ -19,6 +19,7 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from patchplan.core.text import single_line
@@ -113,9 +114,13 @@ def _event(facts: WindowFacts, *, cancelled: bool = False) -> Event:
     event.add("dtstart", facts.starts_at.astimezone(UTC))
     event.add("dtend", facts.ends_at.astimezone(UTC))
     event.add("summary", single_line(f"Maintenance: {facts.title}"))
+    n = facts.server_count
     event.add(
         "description",
-        single_line(f"{facts.plan_title}: {facts.server_count} server(s). {facts.url}"),
+        single_line(
+            ngettext("%(plan)s: %(n)d server. %(url)s", "%(plan)s: %(n)d servers. %(url)s", n)
+            % {"plan": facts.plan_title, "n": n, "url": facts.url}
+        ),
     )
     event.add("url", facts.url)
     event.add("status", "CANCELLED" if cancelled or facts.cancelled else "CONFIRMED")

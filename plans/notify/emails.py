@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from patchplan.formats.dates import day, local
 from patchplan.notifications.models import Kind, Notification, Status
 from patchplan.notifications.registry import Content
 from patchplan.notifications.services import Undeliverable
@@ -161,9 +162,8 @@ def _window_extras(n: Notification, window: MaintenanceWindow) -> dict:
 def _local(value: str | None, tz) -> str:
     if not value:
         return ""
-    local = datetime.fromisoformat(value).astimezone(tz)
     # As the body's other times: "Fri 4 Dec 2026, 03:59 EST".
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
+    return local(datetime.fromisoformat(value), "D j M Y, H:i T", tz=tz)
 
 
 def _change_rows(changes: dict, tz) -> list[dict]:
@@ -232,20 +232,24 @@ def message_content(n: Notification, tz: ZoneInfo) -> Content:
         context["lead"] = _human_delta(facts.starts_at - timezone.now())
         context["starts_at"] = facts.starts_at
         context["ends_at"] = facts.ends_at
-        # Wall-clock times in the recipient's zone, for the subject line.
+        # Wall-clock times in the recipient's zone, for the subject line, in the
+        # pages' formats ("Fri 4 Dec 2026 09:00-10:00 CET").
         start_local = facts.starts_at.astimezone(tz)
         end_local = facts.ends_at.astimezone(tz)
+        same_day = start_local.date() == end_local.date()
         context["span"] = (
-            f"{start_local:%H:%M}-{end_local:%H:%M} {start_local:%Z}"
-            if start_local.date() == end_local.date()
-            else f"{start_local:%a %d %b %H:%M} - {end_local:%a %d %b %H:%M} {end_local:%Z}"
+            f"{local(start_local, 'H:i', tz=tz)}-{local(end_local, 'H:i T', tz=tz)}"
+            if same_day
+            else f"{local(start_local, 'D j M H:i', tz=tz)} - "
+            f"{local(end_local, 'D j M H:i T', tz=tz)}"
         )
-        context["day"] = f"{start_local:%a %d %b %Y}"
+        context["day"] = day(start_local, tz=tz)
         # Date, times and zone: every window subject carries all three.
         context["when"] = (
             f"{context['day']} {context['span']}"
-            if start_local.date() == end_local.date()
-            else f"{start_local:%a %d %b %Y %H:%M} - {end_local:%a %d %b %Y %H:%M %Z}"
+            if same_day
+            else f"{local(start_local, 'D j M Y H:i', tz=tz)} - "
+            f"{local(end_local, 'D j M Y H:i T', tz=tz)}"
         )
         if n.kind in WINDOW_KINDS:
             ics = window_ics(facts, cancelled=n.kind == Kind.WINDOW_CANCELLED)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from patchplan.formats.dates import day
 from patchplan.notifications.models import (
     DEFAULT_LEAD_TIMES,
     Kind,
@@ -362,7 +363,7 @@ def scan_reviews(now: datetime) -> int:
                     plan.review_by - timedelta(days=lead), REVIEW_HOUR, local_now.tzinfo
                 ),
                 context={
-                    "title": f"Review by {plan.review_by:%d %b %Y}: {plan.title}",
+                    "title": f"Review by {day(plan.review_by)}: {plan.title}",
                     "path": plan_path(plan.pk),
                     "review_by": plan.review_by.isoformat(),
                     "days": lead,

@@ -231,24 +231,21 @@ def run_board(*, window: MaintenanceWindow, user) -> dict:
 
 def run_gate(*, window: MaintenanceWindow, user) -> dict:
     """May the window's work start (plans.services.gates), and what the page offers:
-    the failing entry checks, the emergency changes recorded, an early start. About
-    17 queries whatever the sizes: the gating milestone (2), the plan's gates (13),
-    the emergency changes, the viewer's role."""
+    what is missing (the plan's approval, the milestone's failing entry checks), the
+    emergency changes recorded, an early start. About 17 queries whatever the sizes:
+    the gating milestone (2), the plan's gates (13), the emergency changes, the
+    viewer's role."""
     from patchplan.teams.selectors import role_in_team
-    from plans.models import GateOverride
-    from plans.readiness import failing, plan_gates
-    from plans.services.gates import OVERRIDE_ROLES, window_gate_milestone, window_is_early
+    from plans.services.gates import OVERRIDE_ROLES, window_gate, window_is_early
 
-    milestone = window_gate_milestone(window)
-    failed = failing(plan_gates(window.plan)[milestone.pk].entry) if milestone else []
-    overrides = list(GateOverride.objects.filter(window_id=window.pk).select_related("by"))
+    gate = window_gate(window)
     role = role_in_team(user=user, team_id=window.plan.team_id)
     return {
-        "gate_milestone": milestone,
-        "gate_failed": failed,
-        # The same rule as window_gate_failures: an emergency change opens the gate.
-        "gate_blocked": bool(failed) and not overrides,
-        "gate_overrides": overrides,
-        "can_override": role in OVERRIDE_ROLES,
+        "gate": gate,
+        "gate_milestone": gate.milestone,
+        "gate_failed": gate.failed,
+        "gate_blocked": gate.blocked,
+        "gate_overrides": gate.overrides,
+        "can_override": role in OVERRIDE_ROLES and gate.overridable,
         "early": window.actual_starts_at is None and window_is_early(window),
     }

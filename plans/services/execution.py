@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 
+from patchplan.formats.dates import moment
 from plans.audit import audit_changes, audit_event
 from plans.choices import (
     FINAL_EXECUTION_STATUSES,
@@ -35,13 +35,6 @@ from servers.models import Server
 
 MAX_DOWNTIME_MINUTES = 7 * 24 * 60
 _SKEW = timedelta(minutes=5)
-
-
-def _moment(at) -> str:
-    """A moment as the pages show it, in the reader's zone, named ("Sun 6 Dec 2026, 01:00
-    Europe/Berlin"): a message must not leave the zone of a time to guesswork."""
-    local = timezone.localtime(at)
-    return f"{date_format(local, 'D j M Y, H:i')} {timezone.get_current_timezone_name()}"
 
 
 def _check_window_open(window: MaintenanceWindow) -> None:
@@ -111,7 +104,7 @@ def execution_set_status(
     if window.actual_starts_at is None and window_is_early(window):
         raise ValidationError(
             _("The window starts at %(at)s: start it first (an early start asks to confirm).")
-            % {"at": _moment(window.starts_at)},
+            % {"at": moment(window.starts_at)},
             code="early",
         )
     note = (note or "").strip()
@@ -295,7 +288,7 @@ def window_start(
     if early and not confirm_early:
         raise ValidationError(
             _("The window is planned to start at %(at)s: confirm to start it early.")
-            % {"at": _moment(window.starts_at)},
+            % {"at": moment(window.starts_at)},
             code="early",
         )
     _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)

@@ -1,6 +1,7 @@
 """Gates at the moment of action: the work of a window (starting it, any server
-status) waits until the window's milestone may start (its entry checks pass,
-plans.readiness), unless an approver recorded an emergency change for it.
+status) waits until the plan is approved (no emergency change skips the review) and
+the window's milestone may start (its entry checks pass, plans.readiness), unless an
+approver recorded an emergency change for it.
 
 Which milestone gates a window: its own; a window with no milestone that
 touches production servers belongs to the plan's deployment milestone (production
@@ -11,6 +12,7 @@ confirmation and is recorded as an early start."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +24,7 @@ from patchplan.teams.roles import Role
 from patchplan.teams.selectors import role_in_team
 from plans.audit import audit_event
 from plans.models import GateOverride, MaintenanceWindow, Milestone
-from plans.readiness import Check, failing, phase_of, plan_gates
+from plans.readiness import Check, check_plan_approved, failing, phase_of, plan_gates
 from servers.choices import Environment
 
 EARLY_START_MARGIN = timedelta(minutes=15)
@@ -43,28 +45,60 @@ def window_gate_milestone(window: MaintenanceWindow) -> Milestone | None:
     return next((m for m in milestones if phase_of(m) == "deployment"), None)
 
 
-def window_gate_failures(window: MaintenanceWindow) -> tuple[Milestone | None, list[Check]]:
-    """The milestone gating the window and its failing entry checks (none when it may
-    start, or when an approver recorded an emergency change for this window)."""
+@dataclass(frozen=True)
+class WindowGate:
+    """May the window's work start, and if not, what is missing.
+
+    `plan_failed`: the plan-wide checks (the plan approved), which no emergency
+    change opens; `milestone_failed`: the gating milestone's failing entry checks,
+    which an approver's emergency change (`overrides`) opens."""
+
+    milestone: Milestone | None
+    plan_failed: list[Check]
+    milestone_failed: list[Check]
+    overrides: list[GateOverride]
+
+    @property
+    def failed(self) -> list[Check]:
+        """What still keeps the work from starting (empty: it may start)."""
+        return self.plan_failed + ([] if self.overrides else self.milestone_failed)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.failed)
+
+    @property
+    def overridable(self) -> bool:
+        """An emergency change would open the gate (only the milestone's checks fail)."""
+        return not self.plan_failed and bool(self.milestone_failed) and not self.overrides
+
+
+def window_gate(window: MaintenanceWindow) -> WindowGate:
+    """The window's gate (see the module doc): 16 queries whatever the sizes."""
     milestone = window_gate_milestone(window)
-    if milestone is None:
-        return None, []
-    failed = failing(plan_gates(window.plan)[milestone.pk].entry)
-    if failed and GateOverride.objects.filter(window_id=window.pk).exists():
-        return milestone, []
-    return milestone, failed
+    plan_failed = failing([check_plan_approved(window.plan)])
+    milestone_failed = failing(plan_gates(window.plan)[milestone.pk].entry) if milestone else []
+    overrides = list(
+        GateOverride.objects.filter(window_id=window.pk).select_related("by").order_by("at", "pk")
+    )
+    return WindowGate(milestone, plan_failed, milestone_failed, overrides)
 
 
 def window_require_may_start(window: MaintenanceWindow) -> None:
-    """Refuse (ValidationError, code "gate") while the window's milestone may not start."""
-    milestone, failed = window_gate_failures(window)
-    if failed:
+    """Refuse (ValidationError, code "gate") while the window's work may not start."""
+    gate = window_gate(window)
+    if gate.plan_failed:
+        raise ValidationError(" ".join(c.reason for c in gate.plan_failed), code="gate")
+    if gate.failed:
         raise ValidationError(
             _(
                 "“%(m)s” may not start yet: %(checks)s. An approver can record an emergency "
                 "change to start anyway."
             )
-            % {"m": milestone.name, "checks": "; ".join(f"{c.label} ({c.reason})" for c in failed)},
+            % {
+                "m": gate.milestone.name,
+                "checks": "; ".join(f"{c.label} ({c.reason})" for c in gate.failed),
+            },
             code="gate",
         )
 
@@ -87,13 +121,17 @@ def window_override_gate(*, window: MaintenanceWindow, by, reason: str) -> GateO
         raise ValidationError({"reason": _("Write why this is an emergency change.")})
     if window.cancelled_at is not None:
         raise ValidationError(_("This window was cancelled."))
-    milestone, failed = window_gate_failures(window)
-    if not failed:
+    gate = window_gate(window)
+    if gate.plan_failed:
+        # An emergency change skips the milestone's checks, never the plan's review.
+        raise ValidationError(" ".join(c.reason for c in gate.plan_failed))
+    if not gate.failed:
         raise ValidationError(_("Nothing to override: the window's work may start."))
+    failed = gate.failed
     override = GateOverride.objects.create(
         plan_id=window.plan_id,
         window=window,
-        milestone=milestone,
+        milestone=gate.milestone,
         reason=reason,
         failed_checks=[{"code": c.code, "label": c.label, "reason": c.reason} for c in failed],
         by=by,

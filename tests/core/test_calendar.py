@@ -139,6 +139,20 @@ def test_navigation_links_keep_the_filters(client_for, viewer, plan):
 # --- Off-peak shading and freezes --------------------------------------------
 
 
+def test_day_links_name_each_parameter_once_and_keep_the_filters(client_for, viewer, plan):
+    from html import unescape
+    from urllib.parse import parse_qs, urlsplit
+
+    body = get(client_for(viewer), view="month", date="2026-03-15", plan=plan.pk).content.decode()
+    hrefs = re.findall(r'class="cal-day-num[^"]*" href="([^"]+)"', body)
+    assert len(hrefs) >= 28
+    for href in hrefs:
+        params = parse_qs(urlsplit(unescape(href)).query)
+        assert all(len(values) == 1 for values in params.values()), href
+        assert params["view"] == ["week"] and params["plan"] == [str(plan.pk)]
+    assert "date=2026-03-11" in cell(body, "2026-03-11")
+
+
 def test_off_peak_bands_are_converted_to_the_viewers_zone(client_for, viewer, team):
     # Monday 22:00 to 04:00 Berlin = Monday 21:00 to Tuesday 03:00 UTC in winter.
     factories.OffPeakFactory(team=team, weekday=0, starts_at=time(22), ends_at=time(4))

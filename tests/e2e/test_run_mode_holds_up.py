@@ -153,3 +153,48 @@ def test_a_server_goes_from_pending_to_verified_with_the_keyboard_alone(
     execution = ServerExecution.objects.get(window=window, server__hostname="db-staging-1")
     assert execution.status == "verified"
     assert execution.verification_note.startswith("Checked by hand")
+
+
+def test_a_draft_plans_run_mode_says_what_is_missing_and_refuses_work(
+    page, live_server, login, shot, planner, engineer, team
+):
+    """A draft is not approved: no 'may start', the Start button disabled with the
+    reason beside it, and a status click refused at its row with the page whole.
+    The version before the window comes from an apt list --upgradable listing."""
+    from pathlib import Path
+
+    from plans.models import ExecutionEvent
+    from servers.inventory import inventory_import
+
+    samples = Path(__file__).resolve().parent.parent / "servers" / "samples"
+    plan = make_plan(team, planner, packages=["openssl", "adduser"])
+    servers = make_servers(team, plan, planner)
+    window = make_window(plan, servers, planner, starts=timezone.now() - timedelta(minutes=10))
+    inventory_import(
+        server=servers[0],
+        data=(samples / "debian12-apt-list-upgradable.txt").read_text(),
+        source="upload",
+        taken_at=window.starts_at - timedelta(hours=2),
+    )
+    page.set_default_timeout(TIMEOUT)
+    login(page, engineer)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
+    blocked = page.get_by_test_id("gate-blocked")
+    expect(blocked).to_contain_text("waits for the plan's approval")
+    expect(blocked).to_contain_text("The plan is a draft: send it for review")
+    expect(page.get_by_test_id("gate-open")).to_have_count(0)
+    expect(page.get_by_role("button", name="Start window now")).to_be_disabled()
+    expect(page.get_by_test_id("start-blocked")).to_contain_text("get it approved first")
+    prod = _row(page, "db-prod-1")
+    expect(prod.get_by_test_id("pkg-openssl")).to_contain_text("3.0.19-1~deb12u2 →")
+    expect(prod.get_by_test_id("pkg-adduser")).to_contain_text("not in that listing")
+    prod.get_by_role("button", name="In progress: db-prod-1").click()
+    expect(_row(page, "db-prod-1").get_by_test_id("run-error")).to_contain_text(
+        "The plan is a draft"
+    )
+    expect(_row(page, "db-prod-1").get_by_test_id("exec-status")).to_have_text("Pending")
+    expect(page.locator("nav.navbar")).to_be_visible()
+    expect(page.get_by_test_id("window-times")).to_be_visible()
+    assert page.locator("#run-board").count() == 1
+    shot(page, "run-draft-plan-refused")
+    assert not ExecutionEvent.objects.exists()

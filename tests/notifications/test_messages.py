@@ -79,9 +79,9 @@ def test_reminder_lists_hosts_links_run_mode_and_says_each_persons_part(
     mine = sent[engineer.email]
     # Date, time and zone in the subject, in the engineer's own zone.
     assert mine.subject == (
-        "Window in 24 h: openssl security patch, 26 servers, Fri 04 Dec 2026 03:59-04:59 EST"
+        "Window in 24 h: openssl security patch, 26 servers, Fri 4 Dec 2026 03:59-04:59 EST"
     )
-    assert sent[planner.email].subject.endswith("Fri 04 Dec 2026 09:59-10:59 CET")
+    assert sent[planner.email].subject.endswith("Fri 4 Dec 2026 09:59-10:59 CET")
     text, html = both(mine)
     for body in (text, html):
         # The first 20 hostnames, sorted, with their environment; then a count and a link.
@@ -135,7 +135,7 @@ def test_update_says_was_and_now_for_time_servers_and_milestone(world, engineer,
     sent = deliver(Kind.WINDOW_UPDATED)
     update = sent[engineer.email]
     assert update.subject == (
-        "Window changed: openssl security patch, now Fri 04 Dec 2026 06:59-07:59 EST"
+        "Window changed: openssl security patch, now Fri 4 Dec 2026 06:59-07:59 EST"
     )
     text, html = both(update)
     assert "Start: Fri 4 Dec 2026, 03:59 EST -> Fri 4 Dec 2026, 06:59 EST" in text
@@ -232,7 +232,7 @@ def test_ics_of_reminder_update_and_cancellation_pass_two_parsers(world, enginee
         assert part.get_param("method") == "PUBLISH"
         # The organizer is the plan owner, whom questions go to; no no-reply address.
         assert f"mailto:{planner.email}" in raw.replace("\r\n ", "")
-    assert cancel.subject.startswith("Window cancelled: openssl security patch, was Fri 04 Dec")
+    assert cancel.subject.startswith("Window cancelled: openssl security patch, was Fri 4 Dec")
 
 
 def test_feed_ics_passes_two_parsers(world, engineer, client):
@@ -275,7 +275,7 @@ def test_every_gate_and_review_kind_renders_text_and_html(
         ),
         Kind.WORK_STARTED_EARLY: (
             planner,
-            "Work started early: openssl security patch, planned Fri 04 Dec 2026 09:59-10:59 CET",
+            "Work started early: openssl security patch, planned Fri 4 Dec 2026 09:59-10:59 CET",
             ["started early", "Quiet night.", "web-00", f"/windows/{window.pk}/run/"],
         ),
         Kind.REVIEW_DUE: (
@@ -311,7 +311,7 @@ def test_overrun_goes_to_the_owner_once_while_it_happens(world, planner, frozen)
     assert scans.scan_overruns(later + timedelta(minutes=1)) == 0
     message = deliver(Kind.WINDOW_OVERRUNNING)[planner.email]
     assert message.subject == (
-        "Window overrunning: openssl security patch, planned Fri 04 Dec 2026 09:59-10:59 CET"
+        "Window overrunning: openssl security patch, planned Fri 4 Dec 2026 09:59-10:59 CET"
     )
     text, _html = both(message)
     assert "has not been marked finished" in text and "Run mode:" in text

@@ -57,6 +57,17 @@ def make_window(plan, servers, by, *, starts=None, hours: int = 2, downtime: int
     )
 
 
+def approve(plan, *, planner, approver):
+    """Review and approve the plan (a window's work waits for that, plans.services.gates)."""
+    from plans.choices import PlanStatus
+    from plans.services.plans import plan_transition
+
+    plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=planner)
+    plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
+    plan.refresh_from_db()
+    return plan
+
+
 def milestone(plan, name: str):
     return plan.milestones.get(name=name)
 
@@ -74,11 +85,14 @@ def give_go(plan, servers, *, planner, approver, assessed: bool = False):
     """Pass the gates before deployment properly, through the services: fresh
     listings and the assessment signed off, a passing staging test run and the
     testing signed off, backups of the production servers, and the deployment's go
-    by the approver. Returns the deployment milestone."""
-    from plans.choices import SignOffStage
+    by the approver; a draft plan is reviewed and approved first (no window's work
+    starts before that). Returns the deployment milestone."""
+    from plans.choices import PlanStatus, SignOffStage
     from plans.services.evidence import backup_record_create, testrun_create
     from plans.services.signoff import signoff_give
 
+    if plan.status == PlanStatus.DRAFT:
+        approve(plan, planner=planner, approver=approver)
     if not assessed:
         record_listings(servers)
         signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")

@@ -31,6 +31,7 @@ from plans.services.signoff import signoff_give
 
 from .run_helpers import (
     DPKG_AFTER,
+    approve,
     give_go,
     make_plan,
     make_servers,
@@ -51,12 +52,18 @@ def frozen():
 
 
 @pytest.fixture
-def plan(team, owner):
+def draft(team, owner):
     from plans.services.plans import Reference
 
     return make_plan(
         team, owner, references=[Reference("cve", "CVE-2024-0001", "https://x.test/1")]
     )
+
+
+@pytest.fixture
+def plan(draft, owner, approver):
+    """Reviewed and approved: what a window's work waits for beyond its milestone."""
+    return approve(draft, planner=owner, approver=approver)
 
 
 @pytest.fixture
@@ -153,7 +160,9 @@ def test_fifteen_minutes_ahead_is_not_early(plan, servers, owner, approver, engi
     assert not MaintenanceWindow.objects.get(pk=window.pk).started_early
 
 
-def test_a_staging_window_without_a_milestone_is_not_gated(plan, servers, owner, engineer):
+def test_a_staging_window_of_an_approved_plan_without_a_milestone_is_not_gated(
+    plan, servers, owner, engineer
+):
     staging = make_window(plan, [servers[1]], owner, starts=NOW - timedelta(minutes=1))
     run.window_start(window=staging, by=engineer)
 
@@ -191,8 +200,6 @@ def test_failed_and_rolled_back_need_a_reason_and_every_change_is_logged(
 
 def _run_to_review(plan, window, servers, owner, approver, engineer, *, roll_back: bool):
     """Deploy: staging verified; production verified or rolled back; window ended."""
-    plan_transition(plan=plan, to_status=PlanStatus.IN_REVIEW, by=owner)
-    plan_transition(plan=plan, to_status=PlanStatus.APPROVED, by=approver)
     give_go(plan, servers, planner=owner, approver=approver)
     run.window_start(window=window, by=engineer)
     prod, staging = servers
@@ -298,3 +305,79 @@ def test_a_team_adds_a_check_from_the_catalogue(client_for, plan, servers, owner
     plan_update(plan=plan, by=owner, rollback_plan="")
     with pytest.raises(ValidationError, match="Rollback plan written"):
         signoff_give(milestone=testing, by=approver, decision="approve")
+
+
+# --- the plan's approval: no window of a draft or a plan in review does any work ---
+
+
+def test_no_window_of_a_draft_plan_starts_even_an_ungated_one(draft, owner, engineer):
+    servers = make_servers(draft.team, draft, owner)
+    staging = make_window(draft, [servers[1]], owner, starts=NOW - timedelta(minutes=1))
+    testing = milestone(draft, "testing")
+    assert plan_gates(draft)[testing.pk].may_start  # the milestone's own checks pass
+    tested = make_window(draft, [servers[1]], owner, starts=NOW, milestone=testing)
+    for window in (staging, tested):
+        with pytest.raises(ValidationError, match="The plan is a draft: send it for review") as e:
+            run.window_start(window=window, by=engineer)
+        assert "gate" in codes(e.value)
+        with pytest.raises(ValidationError, match="draft"):
+            run.execution_set_status(
+                window=window, server=servers[1], status="in_progress", by=engineer
+            )
+        with pytest.raises(ValidationError, match="draft"):
+            run.window_record_times(window=window, starts_at=NOW, ends_at=None, by=engineer)
+    assert not MaintenanceWindow.objects.exclude(actual_starts_at=None).exists()
+    assert not ExecutionEvent.objects.exists() and not LogEntry.objects.exists()
+    assert Plan.objects.get(pk=draft.pk).status == PlanStatus.DRAFT
+
+
+def test_a_plan_in_review_waits_for_the_approval(draft, owner, approver, engineer):
+    servers = make_servers(draft.team, draft, owner)
+    staging = make_window(draft, [servers[1]], owner, starts=NOW - timedelta(minutes=1))
+    plan_transition(plan=draft, to_status=PlanStatus.IN_REVIEW, by=owner)
+    with pytest.raises(ValidationError, match="in review: an approver must approve it"):
+        run.window_start(window=staging, by=engineer)
+    plan_transition(plan=draft, to_status=PlanStatus.APPROVED, by=approver)
+    run.window_start(window=staging, by=engineer)
+    assert Plan.objects.get(pk=draft.pk).status == PlanStatus.IN_PROGRESS
+
+
+def test_an_emergency_change_does_not_skip_the_plans_review(draft, owner, approver):
+    servers = make_servers(draft.team, draft, owner)
+    window = make_window(draft, servers, owner, starts=NOW - timedelta(minutes=5))
+    with pytest.raises(ValidationError, match="draft"):
+        window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    assert not GateOverride.objects.exists()
+
+
+def test_run_mode_of_a_draft_says_what_is_missing_and_keeps_the_page_whole(
+    client_for, draft, owner, engineer
+):
+    from django.urls import reverse
+
+    servers = make_servers(draft.team, draft, owner)
+    staging = make_window(draft, [servers[1]], owner, starts=NOW - timedelta(minutes=1))
+    client = client_for(engineer)
+    url = reverse("plan_window_run", args=[draft.pk, staging.pk])
+    page = client.get(url).content.decode()
+    assert 'data-testid="gate-blocked"' in page and 'data-testid="gate-open"' not in page
+    assert "waits for the plan's approval" in page
+    assert "The plan is a draft: send it for review and get it approved first." in page
+    assert 'aria-describedby="start-blocked" >Start window now' not in page
+    assert 'disabled aria-describedby="start-blocked">Start window now' in page
+    assert "Record the emergency change" not in page
+    # The clicks themselves are refused, the page stays whole.
+    started = client.post(reverse("run_times", args=[draft.pk, staging.pk]), {"action": "start"})
+    assert started.status_code == 302
+    assert "get it approved first" in client.get(url).content.decode()
+    board = client.post(
+        reverse("run_status", args=[draft.pk, staging.pk, servers[1].pk]),
+        {"status": "in_progress", "expected": "pending"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert board.status_code == 400 and board["HX-Retarget"] == "#run-board"
+    html = board.content.decode()
+    row = html[html.index(f'id="run-{servers[1].pk}"') :]
+    assert 'data-testid="run-error"' in row and "The plan is a draft" in row
+    assert not ExecutionEvent.objects.exists()
+    assert MaintenanceWindow.objects.get(pk=staging.pk).actual_starts_at is None

@@ -39,7 +39,15 @@ from plans.services import (
 from servers import services as server_services
 from tests import factories
 
-from .run_helpers import DPKG_AFTER, give_go, make_plan, make_servers, make_window, milestone
+from .run_helpers import (
+    DPKG_AFTER,
+    approve,
+    give_go,
+    make_plan,
+    make_servers,
+    make_window,
+    milestone,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +71,7 @@ MODULES = [
 # Public functions that write nothing, or nothing but what their caller records.
 NO_HISTORY = {
     "documents.document_versions_record": "history itself, for the services that save a text",
-    "gates.window_gate_failures": "reads",
+    "gates.window_gate": "reads",
     "gates.window_gate_milestone": "reads",
     "gates.window_is_early": "reads",
     "gates.window_require_may_start": "reads",
@@ -216,7 +224,7 @@ SCENARIOS = {
         plan=w["plan"], servers=[w["servers"][1]], by=w["owner"]
     ),
     "plans.plan_transition": lambda w: plans.plan_transition(
-        plan=w["plan"], to_status="in_review", by=w["owner"]
+        plan=w["plan"], to_status="draft", by=w["owner"]
     ),
     "plans.plan_update": lambda w: plans.plan_update(
         plan=w["plan"],
@@ -381,7 +389,11 @@ def _informed(w):
 
 def _other_window(w):
     # A second plan whose deployment has no go: something to override.
-    other = make_plan(w["team"], w["owner"], title="Emergency")
+    other = approve(
+        make_plan(w["team"], w["owner"], title="Emergency"),
+        planner=w["owner"],
+        approver=w["approver"],
+    )
     servers = make_servers(w["team"], other, w["owner"], prefix="web")
     w["other_window"] = make_window(other, servers, w["owner"])
 

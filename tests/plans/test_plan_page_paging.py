@@ -109,6 +109,10 @@ def test_scope_pages_follow_one_another(client_for, big, planner, django_assert_
     scope = scope[: scope.index("</table>")]
     hosts = re.findall(r'">(p\d+-host-\d+)</a>', scope)
     assert len(hosts) == 50
+    # A hostname stays on one line ("web-prd-" / "01" read as two names).
+    assert (
+        len(re.findall(r'<td class="text-nowrap"><a href="[^"]+">p\d+-host-\d+</a>', scope)) == 50
+    )
     offset = 50
     while offset:
         # session, user, memberships, plan, servers, tags, pending updates.

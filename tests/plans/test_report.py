@@ -12,7 +12,15 @@ from plans.services.gates import window_override_gate
 from plans.services.log import log_entry_add
 from plans.services.signoff import signoff_give
 
-from .run_helpers import give_go, make_plan, make_servers, make_window, milestone, record_listings
+from .run_helpers import (
+    approve,
+    give_go,
+    make_plan,
+    make_servers,
+    make_window,
+    milestone,
+    record_listings,
+)
 
 # "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant):
 # data placed relative to it and the code under test see the same instant.
@@ -97,6 +105,7 @@ def test_failed_rolled_back_servers_and_overrides_are_reported(
 
 
 def test_an_emergency_change_is_shown_on_the_report(client_for, plan, servers, owner, approver):
+    approve(plan, planner=owner, approver=approver)
     window = make_window(plan, servers, owner, title="Hotfix")
     window_override_gate(window=window, by=approver, reason="CVE exploited in the wild.")
     page = client_for(owner).get(f"/plans/{plan.pk}/report/").content.decode()
@@ -250,11 +259,10 @@ def test_the_markdown_export_has_every_heading_of_the_page(
     """Every section and sub-section the HTML report shows is in the Markdown file."""
     import re
 
-    from plans.services.plans import plan_transition
     from plans.services.tasks import task_create
 
+    # The plan's status changes: reviewed, approved, in progress (the overran window).
     task_create(plan=plan, title="Dump the databases", by=owner)
-    plan_transition(plan=plan, to_status="in_review", by=owner)
     evidence.backup_record_create(
         plan=plan, server=servers[0], what="db", location="nas", by=engineer
     )

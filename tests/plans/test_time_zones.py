@@ -196,6 +196,8 @@ def test_the_early_start_question_names_the_zone_of_the_planned_start(plan, engi
 
     from plans.services.execution import window_start
 
+    plan.status = "approved"  # a window's work waits for the plan's approval
+    plan.save(update_fields=["status"])
     window = factories.WindowFactory(
         plan=plan, title="Staging", starts_at=datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
     )

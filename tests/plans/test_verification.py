@@ -136,6 +136,29 @@ def test_no_listing_since_the_window_started_is_not_verified():
     assert not result.verified and result.packages[0].before == "3.0.19-1~deb12u2"
 
 
+def test_an_updates_listing_before_the_window_names_the_installed_version():
+    # apt list --upgradable before the window: "[upgradable from: 3.0.19-1~deb12u2]" is
+    # what the host had; a package with nothing pending is not in that listing.
+    before = listing(UPGRADABLE, "apt-upgradable")
+    after = listing(upgraded(DPKG_QUERY, UPGRADABLE, {"openssl"}), "dpkg-query")
+    result = verify_packages(targets={"openssl": None, "adduser": None}, before=before, after=after)
+    found = {p.name: p for p in result.packages}
+    assert (found["openssl"].before, found["openssl"].after, found["openssl"].outcome) == (
+        "3.0.19-1~deb12u2",
+        "3.0.22-1~deb12u2",
+        OK,
+    )
+    assert found["openssl"].before_text == "3.0.19-1~deb12u2"
+    assert found["adduser"].before is None
+    assert found["adduser"].before_text == "not in that listing"
+    # Still pending after the window at the version it had before: not changed.
+    same = verify_packages(targets={"openssl": None}, before=before, after=BEFORE)
+    assert same.packages[0].outcome == "not_changed" and not same.verified
+    # No listing since the window started: the version before is still named.
+    waiting = verify_packages(targets={"openssl": None}, before=before, after=None)
+    assert waiting.packages[0].before == "3.0.19-1~deb12u2"
+
+
 # --- through the database: listings as imported ------------------------------------
 
 
@@ -189,3 +212,24 @@ def test_an_updates_listing_uploaded_after_the_start_counts(team, owner):
     targets = plan_package_targets(plan)
     (check,) = server_verifications(window=window, server_ids=[server.pk], targets=targets).values()
     assert check.verified
+
+
+@pytest.mark.django_db
+def test_run_mode_shows_the_version_before_from_an_updates_listing(client_for, team, owner):
+    cache.clear()
+    plan = make_plan(team, owner, packages=["openssl", "adduser"])
+    (server,) = make_servers(team, plan, owner, production=1, staging=0)
+    window = make_window(plan, [server], owner)
+    inventory_import(
+        server=server,
+        data=UPGRADABLE,
+        source="upload",
+        taken_at=window.starts_at - timedelta(hours=2),
+    )
+    page = client_for(owner).get(f"/plans/{plan.pk}/windows/{window.pk}/run/").content.decode()
+    openssl = page[page.index('data-testid="pkg-openssl"') :]
+    openssl = openssl[: openssl.index("</div>")]
+    assert "3.0.19-1~deb12u2 →" in openssl
+    adduser = page[page.index('data-testid="pkg-adduser"') :]
+    adduser = adduser[: adduser.index("</div>")]
+    assert "not in that listing →" in adduser and "—" not in adduser

@@ -173,7 +173,7 @@ def test_calendar_feed_answers_with_a_bad_name_and_title(client, team, planner, 
     assert str(cal["x-wr-calname"]).endswith("Admin Bcc: x@evil.example")
     (event,) = cal.walk("VEVENT")
     assert str(event["summary"]) == "Maintenance: Night work"
-    assert str(event["description"]).startswith("Kernel update: 3 server(s).")
+    assert str(event["description"]).startswith("Kernel update: 3 servers.")
 
 
 def test_plan_report_and_markdown_answer_with_bad_titles(
