@@ -99,7 +99,6 @@ def test_signoff_card_on_the_page(client_for, approver, milestones):
     assert f"#milestone-{milestones[0].pk}" in card
 
 
-
 def test_signoff_card_shows_the_round_and_an_overdue_due_date(client_for, approver, milestones):
     first = milestones[0]
     Milestone.objects.filter(pk=first.pk).update(
