@@ -75,7 +75,10 @@ def url(name: str, *args, **kwargs) -> str:
 
 @pass_eval_context
 def gettext(eval_ctx: EvalContext, message: str, /, **values) -> Markup:
-    return _translated(message, _language(eval_ctx)) % values
+    translated = _translated(message, _language(eval_ctx))
+    # Without values the translation is the answer: `Markup % {}` costs a copy and a
+    # scan of the string, hundreds of times a page. (So a lone "%" needs no "%%".)
+    return translated % values if values else translated
 
 
 def ngettext(singular: str, plural: str, number: int, /, **values) -> Markup:

@@ -399,13 +399,18 @@ def load_check_context(
             facts.servers[server_id] = env
         team_windows = list(by_window.values())
 
+    # Tuples straight from the rows: no model instances for a handful of values.
     off_peak = [
-        OffPeak(p.weekday, p.starts_at, p.ends_at)
-        for p in OffPeakPeriod.objects.filter(team_id=team.pk)
+        OffPeak(*row)
+        for row in OffPeakPeriod.objects.filter(team_id=team.pk).values_list(
+            "weekday", "starts_at", "ends_at"
+        )
     ]
     freezes = [
-        Freeze(f.starts_on, f.ends_on, f.reason)
-        for f in FreezePeriod.objects.filter(team_id=team.pk)
+        Freeze(*row)
+        for row in FreezePeriod.objects.filter(team_id=team.pk).values_list(
+            "starts_on", "ends_on", "reason"
+        )
     ]
     return CheckContext(tz, off_peak, freezes, plan_windows, team_windows)
 

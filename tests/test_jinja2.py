@@ -24,6 +24,11 @@ def test_translated_strings_escape_their_values():
     assert out == "Delete &lt;b x=&#34;1&#34;&gt;&amp;&#39;"
 
 
+def test_a_string_without_values_is_printed_as_translated():
+    # Not %-formatted: a lone "%" stays, as in Django's {% translate %}.
+    assert render("{{ _('Coverage: 100%') }}") == "Coverage: 100%"
+
+
 def test_plural_strings_get_the_number():
     source = "{{ ngettext('Show the last task', 'Show more (%(num)s left)', n) }}"
     assert render(source, n=1) == "Show the last task"

@@ -22,7 +22,7 @@ from plans.models import (
     SignOff,
     Task,
 )
-from plans.selectors.tasks import TaskRow, my_tasks, task_rows
+from plans.selectors.tasks import TaskRow, my_task_rows
 
 OPEN_PLAN_STATUSES = (
     PlanStatus.DRAFT,
@@ -35,7 +35,7 @@ OPEN_PLAN_STATUSES = (
 def my_open_tasks(*, user, limit: int = 20) -> list[TaskRow]:
     """Open tasks assigned to the user across all their teams, due soonest first (undated
     last), as rows with what the user may do to each (plans.selectors.tasks does both)."""
-    return task_rows(tasks=my_tasks(user=user, limit=limit), user=user)
+    return my_task_rows(user=user, limit=limit)
 
 
 def upcoming_windows(*, team: Team | None, user, limit: int = 10) -> QuerySet[MaintenanceWindow]:

@@ -99,6 +99,17 @@ def test_signoff_card_on_the_page(client_for, approver, milestones):
     assert f"#milestone-{milestones[0].pk}" in card
 
 
+def test_signoff_card_shows_the_round_and_an_overdue_due_date(client_for, approver, milestones):
+    first = milestones[0]
+    Milestone.objects.filter(pk=first.pk).update(
+        signoff_round=2, due_on=timezone.localdate() - timedelta(days=1)
+    )
+    body = client_for(approver).get(reverse("dashboard")).content.decode()
+    card = body[body.index('data-testid="my-signoffs"') :].split("</ul>")[0]
+    assert "In review · round 2" in card
+    assert '<span class="small overdue">overdue · due ' in card
+
+
 # --- Windows, plans, activity, failed notifications --------------------------
 
 
