@@ -6,7 +6,7 @@
 // the form. The other pieces (data-live-panel="NAME": activity, readiness, milestones,
 // windows, timeline, run) refresh through their own hx-get on a "refresh" event; one
 // with a field being typed in (focused, or changed and not saved) waits until it is
-// left, so nothing typed is ever replaced.
+// left, so nothing typed is ever replaced; nor is one with a row's editor open.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -47,6 +47,8 @@
   var refreshedAt = {};
 
   function typing(panel) {
+    // A row with its editor open (or its merge view) is being worked on, typed in or not.
+    if (panel.querySelector("[data-row-editor]")) { return true; }
     // Fields kept through a swap (hx-preserve) don't hold a piece back.
     var fields = panel.querySelectorAll("input:not([type=hidden]):not([hx-preserve]), textarea:not([hx-preserve]), select:not([hx-preserve])");
     for (var i = 0; i < fields.length; i++) {
