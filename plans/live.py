@@ -86,8 +86,8 @@ PARTS = (ACTIVITY, READINESS, MILESTONES, WINDOWS, TIMELINE, RUN, TASKS)
 _SCHEDULE_OBJECTS = frozenset(
     {"milestone", "maintenancewindow", "windowserver", "serverexecution", "server", "plan"}
 )
-# Audited objects whose change shows in the tasks card (a milestone by its name).
-_TASK_OBJECTS = frozenset({"task", "checklistitem", "milestone"})
+# Audited objects whose change shows in the tasks card (a milestone only by its name).
+_TASK_OBJECTS = frozenset({"task", "checklistitem"})
 # The plan's own fields that show on those cards (its texts do not).
 _SCHEDULE_PLAN_FIELDS = frozenset({"status", "servers", "scope", "plan"})
 
@@ -100,7 +100,7 @@ def parts_of_audit(object_type: str, field: str) -> set[str]:
         object_type != "plan" or field in _SCHEDULE_PLAN_FIELDS
     ):
         parts |= {MILESTONES, WINDOWS, TIMELINE}
-    if object_type in _TASK_OBJECTS:
+    if object_type in _TASK_OBJECTS or (object_type == "milestone" and field == "name"):
         parts.add(TASKS)
     return parts
 

@@ -20,6 +20,10 @@ from plans.services import windows as window_services
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
+# Session, user, the row with its plan and team, membership, the form's choices.
+GET_BUDGET = 7
+# The lock, the merge's read, the service's writes and audit, the row re-read.
+POST_BUDGET = {"milestone": 22, "window": 31, "task": 22}
 
 
 @pytest.fixture
@@ -70,11 +74,11 @@ def _editor(client, kind, pk):
 def test_edit_opens_the_form_in_place_with_the_base_values(client_for, planner, milestone):
     client = client_for(planner)
     html, data = _editor(client, "milestone", milestone.pk)
-    assert 'id="milestone-%d"' % milestone.pk in html and "data-row-editor" in html
+    assert f'id="milestone-{milestone.pk}"' in html and "data-row-editor" in html
     assert f'hx-post="{_url("milestone", milestone.pk)}"' in html
     assert data["base-name"] == "Staging"
     assert data["base-due_on"] == milestone.due_on.isoformat()
-    assert 'for="milestone-%d-name"' % milestone.pk in html  # labelled controls
+    assert f'for="milestone-{milestone.pk}-name"' in html  # labelled controls
 
 
 def test_save_swaps_back_the_row_and_audits(
@@ -106,9 +110,9 @@ def test_invalid_input_comes_back_in_the_form_with_its_message(client_for, plann
     assert response.status_code == 400
     html = response.content.decode()
     assert "data-row-editor" in html and "data-swap-errors" in html
-    assert "invalid-feedback" in html or "alert-danger" in html
-    window.refresh_from_db()
-    assert window.version == 1 or window.ends_at > window.starts_at
+    assert "The window must end after it starts." in html
+    fresh = MaintenanceWindow.objects.get(pk=window.pk)
+    assert (fresh.version, fresh.ends_at) == (window.version, window.ends_at)
 
 
 def test_task_title_saved_and_untouched_fields_keep_others_changes(
@@ -231,9 +235,9 @@ def test_query_budget(
 ):
     obj = {"milestone": milestone, "window": window, "task": task}[kind]
     client = client_for(planner)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(GET_BUDGET):
         _, data = _editor(client, kind, obj.pk)
     first = {"milestone": "name", "window": "title", "task": "title"}[kind]
     data[first] = "Renamed"
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(POST_BUDGET[kind]):
         assert client.post(_url(kind, obj.pk), data, **HX).status_code == 200
