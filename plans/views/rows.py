@@ -55,6 +55,12 @@ class RowKind:
     full_url: Callable  # obj -> the full edit page (no-JS)
     tag: str = "tr"
     colspan: int = 1
+    # The row's id on the plan page: "{name}-{pk}" unless that is taken (the sign-off
+    # panel's milestone cards are "milestone-{pk}").
+    id_format: str = "{name}-{pk}"
+
+    def row_id(self, pk: int) -> str:
+        return self.id_format.format(name=self.name, pk=pk)
 
 
 # --- milestones ---------------------------------------------------------------------
@@ -142,6 +148,7 @@ KINDS: dict[str, RowKind] = {
             row=_milestone_row,
             full_url=lambda obj: reverse("milestone_edit", args=[obj.pk]),
             tag="li",
+            id_format="{name}-row-{pk}",
         ),
         RowKind(
             name="window",
@@ -208,7 +215,7 @@ def _inputs(kind: RowKind, values: dict) -> dict[str, str]:
 
 
 def _render(request, kind, obj, *, mode, form=None, base=None, rows=(), saved=(), status=200):
-    row_id = f"{kind.name}-{obj.pk}"
+    row_id = kind.row_id(obj.pk)
     url = reverse("plan_row", args=[kind.name, obj.pk])
     context = {
         "kind": kind,
@@ -234,7 +241,7 @@ def plan_row(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     kind = _kind(kind)
     editing = request.method == "POST" or request.GET.get("edit")
     obj = kind.get(request.user, pk, Action.EDIT_PLAN if editing else Action.VIEW)
-    row_id = f"{kind.name}-{obj.pk}"
+    row_id = kind.row_id(obj.pk)
     if not request.htmx and request.method != "POST":
         return redirect(kind.full_url(obj))
     if not editing:

@@ -56,10 +56,19 @@
       if (f === document.activeElement) { return true; }
       if (f.type === "checkbox" || f.type === "radio") {
         if (f.checked !== f.defaultChecked) { return true; }
+      } else if (f.tagName === "SELECT" && f.dataset.options) {
+        // A row's picker (its options filled in from the page's list) saves on change:
+        // only focus holds it.
+        continue;
       } else if (f.tagName === "SELECT") {
+        var marked = false, moved = false;
         for (var j = 0; j < f.options.length; j++) {
-          if (f.options[j].selected !== f.options[j].defaultSelected) { return true; }
+          if (f.options[j].defaultSelected) { marked = true; }
+          if (f.options[j].selected !== f.options[j].defaultSelected) { moved = true; }
         }
+        // With no option marked selected, a single select shows its first one.
+        if (!marked && !f.multiple) { moved = f.selectedIndex > 0; }
+        if (moved) { return true; }
       } else if (f.value !== f.defaultValue) {
         return true;
       }

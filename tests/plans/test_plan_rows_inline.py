@@ -74,11 +74,11 @@ def _editor(client, kind, pk):
 def test_edit_opens_the_form_in_place_with_the_base_values(client_for, planner, milestone):
     client = client_for(planner)
     html, data = _editor(client, "milestone", milestone.pk)
-    assert f'id="milestone-{milestone.pk}"' in html and "data-row-editor" in html
+    assert f'id="milestone-row-{milestone.pk}"' in html and "data-row-editor" in html
     assert f'hx-post="{_url("milestone", milestone.pk)}"' in html
     assert data["base-name"] == "Staging"
     assert data["base-due_on"] == milestone.due_on.isoformat()
-    assert f'for="milestone-{milestone.pk}-name"' in html  # labelled controls
+    assert f'for="milestone-row-{milestone.pk}-name"' in html  # labelled controls
 
 
 def test_save_swaps_back_the_row_and_audits(
@@ -226,7 +226,8 @@ def test_planner_sees_an_edit_control_on_each_row(client_for, planner, milestone
     )
     for kind, obj in (("milestone", milestone), ("window", window), ("task", task)):
         assert f'hx-get="{_url(kind, obj.pk)}?edit=1"' in page
-        assert f'hx-target="#{kind}-{obj.pk}"' in page
+        row_id = "milestone-row-%d" if kind == "milestone" else kind + "-%d"
+        assert f'hx-target="#{row_id % obj.pk}"' in page
 
 
 @pytest.mark.parametrize("kind", ["milestone", "window", "task"])
