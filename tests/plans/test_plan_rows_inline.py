@@ -242,3 +242,36 @@ def test_query_budget(
     data[first] = "Renamed"
     with django_assert_max_num_queries(POST_BUDGET[kind]):
         assert client.post(_url(kind, obj.pk), data, **HX).status_code == 200
+
+
+def _post_queries(client, kind, pk, field):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, data = _editor(client, kind, pk)
+    data[field] = data[field] + " (moved)"
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(_url(kind, pk), data, **HX).status_code == 200
+    return len(queries)
+
+
+def test_a_windows_save_costs_the_same_whatever_its_servers(
+    client_for, team, planner, plan, frozen_now
+):
+    from tests.factories import ServerFactory
+
+    servers = ServerFactory.create_batch(6, team=team)
+    plan_services.plan_scope_add(plan=plan, servers=servers, by=planner)
+    start = (frozen_now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    counts = []
+    for size in (1, 6):
+        window = window_services.window_create(
+            plan=plan,
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            by=planner,
+            title=f"W{size}",
+            downtimes={s: 10 for s in servers[:size]},
+        )
+        counts.append(_post_queries(client_for(planner), "window", window.pk, "title"))
+    assert counts[0] == counts[1]
