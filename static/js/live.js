@@ -104,6 +104,19 @@
     });
   }
 
+  // A refresh answered after someone started typing in its piece (or opened a row's
+  // editor there) while it was on its way is dropped; the piece stays stale and is
+  // fetched again once it is left.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    var config = event.detail.requestConfig;
+    if (!elt || !elt.dataset || !elt.dataset.livePanel || !config || config.verb !== "get") { return; }
+    if (elt.dataset.livePanel !== "run" && typing(elt)) {
+      event.detail.shouldSwap = false;
+      stale[elt.dataset.livePanel] = true;
+    }
+  });
+
   function applyChanges(sections, lost) {
     Object.keys(sections).forEach(function (name) {
       var entry = sections[name];

@@ -99,6 +99,12 @@ def test_rows_edit_in_place_and_others_see_it_live(
         mine.keyboard.type("Snapshot the database VMs")
         mine.keyboard.press("Enter")  # submits the form
         expect(mine.locator(f"#task-{task.pk}")).to_contain_text("Snapshot the database VMs")
+        # Focus is back on the row's Edit control, where the keyboard user left it.
+        expect(
+            mine.locator(f"#task-{task.pk}").get_by_role(
+                "link", name="Edit Snapshot the database VMs"
+            )
+        ).to_be_focused()
         assert mine.url == url  # never left the page
         shot(mine, "rows-3-all-saved")
 
@@ -149,7 +155,10 @@ def test_an_open_row_editor_is_not_replaced_by_a_live_refresh(
         )
         expect(editor).to_be_visible()
         expect(other_row).to_have_count(0)
-        editor.get_by_role("link", name="Cancel").click()
+        editor.get_by_label("Title").press("Escape")  # Escape is Cancel
+        expect(
+            mine.locator(f"#task-{task.pk}").get_by_role("link", name="Edit Snapshot the VMs")
+        ).to_be_focused()
         expect(other_row).to_be_visible(timeout=LIVE_MS + 1000)
         shot(mine, "rows-5-refreshed-after-cancel")
     finally:

@@ -271,7 +271,7 @@ def test_a_windows_save_costs_the_same_whatever_its_servers(
             ends_at=start + timedelta(hours=2),
             by=planner,
             title=f"W{size}",
-            downtimes={s: 10 for s in servers[:size]},
+            downtimes=dict.fromkeys(servers[:size], 10),
         )
         counts.append(_post_queries(client_for(planner), "window", window.pk, "title"))
     assert counts[0] == counts[1]
