@@ -20,6 +20,8 @@ from plans.services import windows as window_services
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIVE_MS = 2000
+# A generous bound where the test is about what happens, not how fast.
+WAIT_MS = 10000
 
 
 # Both people see and type times in this zone (not the server's UTC).
@@ -150,8 +152,9 @@ def test_an_open_row_editor_is_not_replaced_by_a_live_refresh(
         )
         # The poll has seen the changes (the milestones card shows the new name), yet the card
         # with the open editor waits; it refreshes once the editor is closed.
+        # (How fast is the first test's business; here only the order matters.)
         expect(mine.locator(f"#milestone-row-{milestone.pk}")).to_contain_text(
-            "Staging hosts", timeout=LIVE_MS
+            "Staging hosts", timeout=WAIT_MS
         )
         expect(editor).to_be_visible()
         expect(other_row).to_have_count(0)
@@ -159,7 +162,7 @@ def test_an_open_row_editor_is_not_replaced_by_a_live_refresh(
         expect(
             mine.locator(f"#task-{task.pk}").get_by_role("link", name="Edit Snapshot the VMs")
         ).to_be_focused()
-        expect(other_row).to_be_visible(timeout=LIVE_MS + 1000)
+        expect(other_row).to_be_visible(timeout=WAIT_MS)
         shot(mine, "rows-5-refreshed-after-cancel")
     finally:
         mine_ctx.close()
