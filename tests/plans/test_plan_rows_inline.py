@@ -275,3 +275,14 @@ def test_a_windows_save_costs_the_same_whatever_its_servers(
         )
         counts.append(_post_queries(client_for(planner), "window", window.pk, "title"))
     assert counts[0] == counts[1]
+
+
+def test_a_window_cancelled_meanwhile_says_so_in_the_form(client_for, planner, admin, window):
+    client = client_for(planner)
+    _, data = _editor(client, "window", window.pk)
+    window_services.window_cancel(window=window, version=window.version, by=admin)
+    data["title"] = "Late night"
+    response = client.post(_url("window", window.pk), data, **HX)
+    assert response.status_code == 400
+    assert "can no longer be changed here" in response.content.decode()
+    assert MaintenanceWindow.objects.get(pk=window.pk).title == "Night"
