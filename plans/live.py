@@ -71,20 +71,23 @@ SECTION_OF_FIELD = {f: s.name for s in SECTIONS.values() for f in s.fields}
 
 # The plan page's other pieces that refresh through the same poll when they change
 # (each element says which, with data-live-panel), and run mode's board.
-ACTIVITY, READINESS, MILESTONES, WINDOWS, TIMELINE, RUN = (
+ACTIVITY, READINESS, MILESTONES, WINDOWS, TIMELINE, RUN, TASKS = (
     "activity",
     "readiness",
     "milestones",
     "windows",
     "timeline",
     "run",
+    "tasks",
 )
-PARTS = (ACTIVITY, READINESS, MILESTONES, WINDOWS, TIMELINE, RUN)
+PARTS = (ACTIVITY, READINESS, MILESTONES, WINDOWS, TIMELINE, RUN, TASKS)
 # Audited objects whose change shows on the schedule's cards (dates, sign-off state,
 # windows and their warnings, a server's status).
 _SCHEDULE_OBJECTS = frozenset(
     {"milestone", "maintenancewindow", "windowserver", "serverexecution", "server", "plan"}
 )
+# Audited objects whose change shows in the tasks card (a milestone only by its name).
+_TASK_OBJECTS = frozenset({"task", "checklistitem"})
 # The plan's own fields that show on those cards (its texts do not).
 _SCHEDULE_PLAN_FIELDS = frozenset({"status", "servers", "scope", "plan"})
 
@@ -97,6 +100,8 @@ def parts_of_audit(object_type: str, field: str) -> set[str]:
         object_type != "plan" or field in _SCHEDULE_PLAN_FIELDS
     ):
         parts |= {MILESTONES, WINDOWS, TIMELINE}
+    if object_type in _TASK_OBJECTS or (object_type == "milestone" and field == "name"):
+        parts.add(TASKS)
     return parts
 
 

@@ -6,6 +6,7 @@ from .views import document_history as document_history_views
 from .views import live as live_views
 from .views import plans as plan_views
 from .views import raci as raci_views
+from .views import rows as row_views
 from .views import schedules as schedule_views
 from .views import server_bulk as server_bulk_views
 from .views import tasks as task_views
@@ -30,6 +31,7 @@ urlpatterns = [
     ),
     path("<int:plan_id>/doc/<slug:section>/", document_views.plan_section, name="plan_section"),
     path("<int:plan_id>/live/", live_views.plan_live, name="plan_live"),
+    path("rows/<slug:kind>/<int:pk>/", row_views.plan_row, name="plan_row"),
     path("<int:plan_id>/live/<slug:part>/", live_views.plan_live_part, name="plan_live_part"),
     path(
         "<int:plan_id>/doc/<slug:field>/versions/",

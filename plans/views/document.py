@@ -87,16 +87,17 @@ def _merged(theirs: str, mine: str) -> str:
     return "\n".join([*theirs.splitlines(), *extra])
 
 
-def merge_rows(plan, form: PlanForm, conflicts) -> list[dict]:
+def merge_rows(plan, form, conflicts, *, url: str = "", target: str = "") -> list[dict]:
     """What the merge view shows for each conflicting field: theirs, mine, what it
-    was, a line diff for long texts, and where "keep mine" / the merged text go."""
+    was, a line diff for long texts, and where "keep mine" / the merged text go (the
+    field's section, or `url` swapping `target`: a row of the plan page)."""
     rows = []
     for c in conflicts:
         field = form.fields[c.field]
         theirs, mine = _as_input(c.field, c.theirs), _as_input(c.field, c.mine)
         text = isinstance(field.widget, forms.Textarea) and c.field != "references"
         long = text and max(len(theirs.splitlines()), len(mine.splitlines())) > DIFF_FROM_LINES
-        section = live.SECTION_OF_FIELD[c.field]
+        section = live.SECTION_OF_FIELD.get(c.field, "")
         rows.append(
             {
                 "name": c.field,
@@ -116,7 +117,8 @@ def merge_rows(plan, form: PlanForm, conflicts) -> list[dict]:
                 else [],
                 "merged": _merged(theirs, mine) if text else "",
                 "section": section,
-                "url": reverse("plan_section", args=[plan.pk, section]),
+                "url": url or reverse("plan_section", args=[plan.pk, section]),
+                "target": target or f"#section-{section}",
             }
         )
     return rows

@@ -52,6 +52,7 @@ _PART_TEMPLATES = {
     live.MILESTONES: "plans/partials/_milestones.html",
     live.WINDOWS: "plans/partials/_windows.html",
     live.TIMELINE: "plans/partials/_timeline.html",
+    live.TASKS: "plans/partials/_tasks.html",
 }
 
 

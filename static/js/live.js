@@ -6,7 +6,7 @@
 // the form. The other pieces (data-live-panel="NAME": activity, readiness, milestones,
 // windows, timeline, run) refresh through their own hx-get on a "refresh" event; one
 // with a field being typed in (focused, or changed and not saved) waits until it is
-// left, so nothing typed is ever replaced.
+// left, so nothing typed is ever replaced; nor is one with a row's editor open.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -47,6 +47,8 @@
   var refreshedAt = {};
 
   function typing(panel) {
+    // A row with its editor open (or its merge view) is being worked on, typed in or not.
+    if (panel.querySelector("[data-row-editor]")) { return true; }
     // Fields kept through a swap (hx-preserve) don't hold a piece back.
     var fields = panel.querySelectorAll("input:not([type=hidden]):not([hx-preserve]), textarea:not([hx-preserve]), select:not([hx-preserve])");
     for (var i = 0; i < fields.length; i++) {
@@ -54,10 +56,19 @@
       if (f === document.activeElement) { return true; }
       if (f.type === "checkbox" || f.type === "radio") {
         if (f.checked !== f.defaultChecked) { return true; }
+      } else if (f.tagName === "SELECT" && f.dataset.options) {
+        // A row's picker (its options filled in from the page's list) saves on change:
+        // only focus holds it.
+        continue;
       } else if (f.tagName === "SELECT") {
+        var marked = false, moved = false;
         for (var j = 0; j < f.options.length; j++) {
-          if (f.options[j].selected !== f.options[j].defaultSelected) { return true; }
+          if (f.options[j].defaultSelected) { marked = true; }
+          if (f.options[j].selected !== f.options[j].defaultSelected) { moved = true; }
         }
+        // With no option marked selected, a single select shows its first one.
+        if (!marked && !f.multiple) { moved = f.selectedIndex > 0; }
+        if (moved) { return true; }
       } else if (f.value !== f.defaultValue) {
         return true;
       }
@@ -92,6 +103,19 @@
       }
     });
   }
+
+  // A refresh answered after someone started typing in its piece (or opened a row's
+  // editor there) while it was on its way is dropped; the piece stays stale and is
+  // fetched again once it is left.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    var config = event.detail.requestConfig;
+    if (!elt || !elt.dataset || !elt.dataset.livePanel || !config || config.verb !== "get") { return; }
+    if (elt.dataset.livePanel !== "run" && typing(elt)) {
+      event.detail.shouldSwap = false;
+      stale[elt.dataset.livePanel] = true;
+    }
+  });
 
   function applyChanges(sections, lost) {
     Object.keys(sections).forEach(function (name) {

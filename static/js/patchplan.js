@@ -48,4 +48,25 @@
   }
   document.addEventListener("DOMContentLoaded", fillAllWhenIdle);
   document.addEventListener("htmx:afterSettle", fillAllWhenIdle);
+
+  // A plan page row's editor (plans.views.rows): Escape is its Cancel; when it closes
+  // (saved or cancelled), focus goes back to the row's Edit control, where it was.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) { return; }
+    var editor = event.target.closest("[data-row-editor]");
+    var cancel = editor && editor.querySelector("[data-row-cancel]");
+    if (cancel) { event.preventDefault(); cancel.click(); }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.matches && target.matches("[data-row-editor]")) {
+      var id = target.id;
+      document.addEventListener("htmx:afterSettle", function refocus() {
+        document.removeEventListener("htmx:afterSettle", refocus);
+        var row = document.getElementById(id);
+        var edit = row && !row.matches("[data-row-editor]") && row.querySelector("[data-row-edit]");
+        if (edit) { edit.focus(); }
+      });
+    }
+  });
 })();

@@ -88,7 +88,11 @@ def test_plan_document_workflow_comments_and_conflict(
     expect(page.get_by_test_id("milestone-row")).to_have_count(5)
     page.get_by_role("button", name="Move verification up").click()
     expect(page.get_by_test_id("milestone-row").nth(3)).to_contain_text("verification")
+    # Edit opens the row's form in place; its sign-off rule is on the full page.
     page.get_by_role("link", name="Edit verification").click()
+    editor = page.locator("[data-row-editor]")
+    expect(editor.get_by_label("Name")).to_be_focused()
+    editor.get_by_role("link", name="All fields").click()
     page.get_by_label("Starts").fill("2030-02-01")
     page.get_by_label("Due").fill("2030-02-03")
     page.get_by_label("Approver", exact=True).check()

@@ -90,6 +90,7 @@ def test_each_change_moves_the_pieces_that_show_it(
 ):
     from plans.models import Milestone
     from plans.services.signoff import signoff_give
+    from plans.services.tasks import task_create
 
     assessment = Milestone.objects.get(plan=plan, name="assessment")
     steps = [
@@ -112,7 +113,12 @@ def test_each_change_moves_the_pieces_that_show_it(
                 starts_on=None,
                 due_on=None,
             ),
-            {"activity", "readiness", "run", "milestones", "windows", "timeline"},
+            # Renamed: the task rows show its name.
+            {"activity", "readiness", "run", "milestones", "windows", "timeline", "tasks"},
+        ),
+        (
+            lambda: task_create(plan=plan, title="Snapshot", by=planner),
+            {"activity", "readiness", "run", "tasks"},
         ),
     ]
     for change, expected in steps:
@@ -136,7 +142,7 @@ def test_a_rolled_back_change_moves_nothing(plan, planner, django_capture_on_com
     assert live.revision(plan.pk) == rev
 
 
-@pytest.mark.parametrize("part", ["milestones", "windows", "timeline"])
+@pytest.mark.parametrize("part", ["milestones", "windows", "timeline", "tasks"])
 def test_a_piece_renders_as_the_plan_page_shows_it(
     client_for, planner, viewer, outsider, plan, part, django_assert_max_num_queries
 ):
@@ -153,4 +159,4 @@ def test_a_piece_renders_as_the_plan_page_shows_it(
         assert 'data-testid="milestone-add"' in body  # a planner may add one
         assert 'data-testid="milestone-add"' not in client_for(viewer).get(url).content.decode()
     assert client_for(outsider).get(url).status_code == 404
-    assert client_for(planner).get(f"/plans/{plan.pk}/live/tasks/").status_code == 404
+    assert client_for(planner).get(f"/plans/{plan.pk}/live/nothing/").status_code == 404
