@@ -157,7 +157,11 @@ class ServerPackage(models.Model):
     service keeps (server, name, architecture, version) unique.
     """
 
-    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="packages")
+    # Indexed with the name below: (server, name) serves a server's rows and the probe
+    # "this server's row of package X" that the fleet search makes per server.
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="packages", db_index=False
+    )
     name = models.CharField(max_length=200)
     architecture = models.CharField(max_length=32, blank=True)
     version = models.CharField(max_length=200, blank=True)
@@ -173,11 +177,21 @@ class ServerPackage(models.Model):
 
     class Meta:
         ordering = ["name", "architecture"]
-        # The fleet search looks a package up by name across a team's servers, and with a
-        # version bound scans that name's range of keys.
+        # The fleet search pages a team's servers by hostname and probes each for the
+        # package (server, name): with only a name index and a server index PostgreSQL
+        # intersected a server's 2,000 rows with the fleet's 20,000 rows of the name for
+        # every server (1.1 s a page at 20,000 servers). Without a page order it looks a
+        # name up across the fleet, with a version bound over that name's range of keys
+        # (name, version_key), which also serves name alone and counts without the table.
         indexes = [
-            models.Index(fields=["name"], name="serverpackage_name"),
-            models.Index(fields=["name", "version_key"], name="serverpackage_name_version"),
+            models.Index(fields=["server", "name"], name="serverpackage_server_name"),
+            # Carries the server: counting a name's servers (the search's total) reads
+            # the index alone, not one table page per row.
+            models.Index(
+                fields=["name", "version_key"],
+                include=["server"],
+                name="serverpackage_name_version_srv",
+            ),
         ]
 
     def __str__(self) -> str:
