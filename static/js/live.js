@@ -49,9 +49,6 @@
   function typing(panel) {
     // A row with its editor open (or its merge view) is being worked on, typed in or not.
     if (panel.querySelector("[data-row-editor]")) { return true; }
-    // A list someone has paged further down ("show more") is being read: a refresh
-    // would put it back to its first page under their eyes.
-    if (panel.dataset.livePaged) { return true; }
     // Fields kept through a swap (hx-preserve) don't hold a piece back.
     var fields = panel.querySelectorAll("input:not([type=hidden]):not([hx-preserve]), textarea:not([hx-preserve]), select:not([hx-preserve])");
     for (var i = 0; i < fields.length; i++) {
@@ -106,22 +103,6 @@
       }
     });
   }
-
-  // "Show more" in a piece holds its refreshes; another answer swapped into it from an
-  // element still on the page (a filter, the piece's own refresh) shows a first page
-  // again, so it no longer does. Marked before the request: the button is swapped away.
-  document.body.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail.elt;
-    if (!elt || !elt.closest || !elt.closest("[data-page-more]")) { return; }
-    var panel = elt.closest("[data-live-panel]");
-    if (panel) { panel.dataset.livePaged = "1"; }
-  });
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    var elt = event.detail.elt;
-    if (!elt || !elt.isConnected || elt.closest("[data-page-more]")) { return; }
-    var panel = elt.closest("[data-live-panel]");
-    if (panel && (elt.tagName === "FORM" || elt === panel)) { delete panel.dataset.livePaged; }
-  });
 
   // A refresh answered after someone started typing in its piece (or opened a row's
   // editor there) while it was on its way is dropped; the piece stays stale and is
