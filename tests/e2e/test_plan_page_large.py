@@ -45,6 +45,18 @@ def test_planner_works_the_reference_size_plan_page(
     )
     page.locator("#windows").screenshot(path=str(folder / "plan-page-reference-size-windows.png"))
 
+    # Paging first: the reassignment below sets off the tasks card's live refresh, which
+    # shows the first 50 rows again (a paged list is not held yet: issue 13's note).
+    # Scrolling to the end of the table brings the next 50.
+    page.get_by_test_id("tasks-more").scroll_into_view_if_needed()
+    expect(rows).to_have_count(100)
+    scope_rows = page.locator("[data-testid=scope-table] tbody tr:not([data-testid])")
+    expect(scope_rows).to_have_count(50)
+    page.get_by_test_id("scope-more").get_by_role("button").click()
+    expect(scope_rows).to_have_count(100)
+    assert re.search(r"p\d+-host-\d+", scope_rows.nth(99).inner_text())
+    page.locator("#tasks").screenshot(path=str(folder / "plan-page-reference-size-tasks-100.png"))
+
     # Reassign the first row: its picker holds one option until the page's copy is put in.
     first = rows.first
     task_id = int(first.get_attribute("id").removeprefix("task-"))
@@ -67,13 +79,3 @@ def test_planner_works_the_reference_size_plan_page(
     expect(rows).to_have_count(1)
     filters.get_by_label("Filter tasks by assignee").select_option(label="Anyone")
     expect(rows).to_have_count(50)
-
-    # Scrolling to the end of the table brings the next 50.
-    page.get_by_test_id("tasks-more").scroll_into_view_if_needed()
-    expect(rows).to_have_count(100)
-    scope_rows = page.locator("[data-testid=scope-table] tbody tr:not([data-testid])")
-    expect(scope_rows).to_have_count(50)
-    page.get_by_test_id("scope-more").get_by_role("button").click()
-    expect(scope_rows).to_have_count(100)
-    assert re.search(r"p\d+-host-\d+", scope_rows.nth(99).inner_text())
-    page.locator("#tasks").screenshot(path=str(folder / "plan-page-reference-size-tasks-100.png"))
