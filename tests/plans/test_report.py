@@ -1,5 +1,6 @@
 """The post-implementation review and the report (page and Markdown)."""
 
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -277,3 +278,35 @@ def test_the_markdown_export_has_every_heading_of_the_page(
     md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
     md_headings = {m.strip() for m in re.findall(r"^#{2,3} (.+)$", md, re.MULTILINE)}
     assert [h for h in headings if h not in md_headings] == []
+
+
+def test_the_markdown_export_says_what_the_pages_execution_section_says(
+    client_for, plan, servers, owner, engineer, approver
+):
+    """Section 5 beyond its headings: when each window actually ran, who moved a
+    server to rolled back and when, and which milestone an emergency change opened."""
+    approve(plan, planner=owner, approver=approver)
+    prod = servers[0]
+    now = timezone.now()
+    window = make_window(plan, servers, owner, starts=now - timedelta(hours=2), title="Night")
+    window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    run.window_record_times(
+        window=window, starts_at=now - timedelta(minutes=100), ends_at=now, by=engineer
+    )
+    for status in ("in_progress", "failed", "rolled_back"):
+        run.execution_set_status(
+            window=window, server=prod, status=status, by=engineer, note=f"why {status}"
+        )
+    owner_client = client_for(owner)
+    page = owner_client.get(f"/plans/{plan.pk}/report/").content.decode()
+    md = owner_client.get(f"/plans/{plan.pk}/report.md").content.decode()
+    zone = zoneinfo.ZoneInfo(owner.time_zone or plan.team.time_zone)  # the reader's zone
+    ran = (now - timedelta(minutes=100)).astimezone(zone).strftime("%H:%M")
+    ended = now.astimezone(zone).strftime("%H:%M")
+    assert f"ran {ran}–{ended}" in page
+    assert f"ran {ran}–{ended}" in md
+    troubles = md[md.index("### Failed and rolled-back servers") :]
+    troubles = troubles[: troubles.index("###", 5)]
+    assert engineer.display_name in troubles
+    emergency = md[md.index("**Emergency change**") :].splitlines()[0]
+    assert "“deployment” may not start yet" in emergency
