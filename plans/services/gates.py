@@ -137,10 +137,11 @@ def window_override_gate(*, window: MaintenanceWindow, by, reason: str) -> GateO
         failed_checks=[{"code": c.code, "label": c.label, "reason": c.reason} for c in failed],
         by=by,
     )
+    checks = "; ".join(f"“{c.label}” fails ({c.reason.rstrip('.')})" for c in failed)
     run_log_entry(
         window=window,
         body=_("Emergency change ordered: the work may start although %(checks)s. Reason: %(r)s")
-        % {"checks": "; ".join(f"“{c.label}” fails ({c.reason})" for c in failed), "r": reason},
+        % {"checks": checks, "r": reason},
         by=by,
     )
     audit_event(
