@@ -76,6 +76,13 @@ class LogKind(models.TextChoices):
     NOTE = "note", _("Note")
     # Written by run mode for every server status change (who, server, from -> to, why).
     STATUS = "status", _("Status change")
+    # Written by run mode for its other changes: the window started (early) or ended,
+    # its times corrected, an emergency change, a listing uploaded, downtime recorded.
+    RUN = "run", _("Run mode")
+
+
+# The kinds run mode writes: records, never typed or edited by hand.
+RECORDED_LOG_KINDS = frozenset({LogKind.STATUS, LogKind.RUN})
 
 
 class SignOffDecision(models.TextChoices):

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
@@ -294,10 +293,8 @@ def check_final_states(facts: Facts) -> Check:
 
 
 def listing_max_age_days(plan: Plan) -> int:
-    """The team's freshness limit for package listings (days)."""
-    return getattr(plan.team, "listing_max_age_days", None) or getattr(
-        settings, "PATCHPLAN_LISTING_MAX_AGE_DAYS", 7
-    )
+    """The team's freshness limit for package listings (days; team settings)."""
+    return plan.team.listing_max_age_days
 
 
 def check_fresh_listings(facts: Facts) -> Check:

@@ -404,7 +404,6 @@ if ADMIN_URL == "/":
 
 # Run mode: its board refreshes through the plan's live poll whenever anything
 # changes, and besides at least this often (seconds) for what the clock alone
-# changes (a window running over); the gates' listing freshness limit for the
-# assessment (days).
+# changes (a window running over). (The assessment's listing freshness limit is
+# each team's setting, Team.listing_max_age_days.)
 PATCHPLAN_RUN_REFRESH_SECONDS = env.int("PATCHPLAN_RUN_REFRESH_SECONDS", default=60)
-PATCHPLAN_LISTING_MAX_AGE_DAYS = env.int("PATCHPLAN_LISTING_MAX_AGE_DAYS", default=7)

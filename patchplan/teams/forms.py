@@ -13,7 +13,7 @@ class TeamSettingsForm(SingleLineFieldsMixin, forms.ModelForm):
 
     class Meta:
         model = Team
-        fields = ["name", "time_zone", "four_eyes"]
+        fields = ["name", "time_zone", "four_eyes", "listing_max_age_days"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

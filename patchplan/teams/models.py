@@ -1,6 +1,7 @@
 import zoneinfo
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,14 @@ class Team(models.Model):
         _("four eyes"),
         default=True,
         help_text=_("Nobody may sign off a plan they own."),
+    )
+    # The assessment's "fresh listing" check (plans.readiness): how old a server's
+    # package listing may be for a plan to count on it.
+    listing_max_age_days = models.PositiveSmallIntegerField(
+        _("package listings count as fresh for (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("A plan's assessment needs a listing this recent for every server in scope."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

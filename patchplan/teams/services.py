@@ -42,14 +42,25 @@ def team_create(*, name: str, slug: str, admin: User, time_zone: str = "UTC") ->
 
 
 @transaction.atomic
-def team_update(*, team: Team, name: str, time_zone: str, four_eyes: bool, by=None) -> Team:
-    fields = ("name", "time_zone", "four_eyes")
+def team_update(
+    *,
+    team: Team,
+    name: str,
+    time_zone: str,
+    four_eyes: bool,
+    listing_max_age_days: int | None = None,
+    by=None,
+) -> Team:
+    """Change the team's settings (`listing_max_age_days` None: kept as it is)."""
+    fields = ("name", "time_zone", "four_eyes", "listing_max_age_days")
     before = audit.snapshot(Team.objects.get(pk=team.pk), fields)
     team.name = name
     team.time_zone = time_zone
     team.four_eyes = four_eyes
+    if listing_max_age_days is not None:
+        team.listing_max_age_days = listing_max_age_days
     team.full_clean(exclude=["slug"])
-    team.save(update_fields=["name", "time_zone", "four_eyes"])
+    team.save(update_fields=list(fields))
     audit.audit_changes(
         team=team, obj=team, before=before, after=audit.snapshot(team, fields), by=by
     )

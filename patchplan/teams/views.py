@@ -81,6 +81,7 @@ def team_settings(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     time_zone=form.cleaned_data["time_zone"],
                     four_eyes=form.cleaned_data["four_eyes"],
+                    listing_max_age_days=form.cleaned_data["listing_max_age_days"],
                     by=request.user,
                 )
                 services.off_peak_replace(team=team, periods=periods, by=request.user)

@@ -7,12 +7,12 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext_lazy as _
 
-from plans.choices import LogKind
+from plans.choices import RECORDED_LOG_KINDS, LogKind
 from plans.models import MaintenanceWindow, Plan
 from plans.services.log import MAX_BODY
 
 # What people write; "status change" entries come from run mode only.
-WRITTEN_KINDS = [(k, label) for k, label in LogKind.choices if k != LogKind.STATUS]
+WRITTEN_KINDS = [(k, label) for k, label in LogKind.choices if k not in RECORDED_LOG_KINDS]
 
 
 class LogEntryForm(forms.Form):

@@ -30,11 +30,34 @@ from plans.models import (
 from plans.notify import events
 from plans.selectors.execution import NEXT_STATUSES, server_verification
 from plans.services.gates import window_is_early, window_require_may_start
+from plans.services.log import run_log_entry
 from servers.choices import SnapshotSource
 from servers.models import Server
 
 MAX_DOWNTIME_MINUTES = 7 * 24 * 60
 _SKEW = timedelta(minutes=5)
+
+
+def _times_entry(window: MaintenanceWindow, before: dict, starts_at, ends_at) -> str | None:
+    """What a change of the window's actual times says in the log (None: no change)."""
+    old_start, old_end = before["actual_starts_at"], before["actual_ends_at"]
+    if (old_start, old_end) == (starts_at, ends_at):
+        return None
+    if old_start is None and ends_at is None:
+        return _("Window %(w)s started.") % {"w": window}
+    if old_start == starts_at and old_end is None and ends_at is not None:
+        return _("Window %(w)s ended.") % {"w": window}
+
+    def shown(value) -> str:
+        return moment(value) if value is not None else _("none")
+
+    return _("Actual times of window %(w)s corrected: start %(a)s → %(b)s, end %(c)s → %(d)s.") % {
+        "w": window,
+        "a": shown(old_start),
+        "b": shown(starts_at),
+        "c": shown(old_end),
+        "d": shown(ends_at),
+    }
 
 
 def _check_window_open(window: MaintenanceWindow) -> None:
@@ -219,12 +242,27 @@ def execution_record_downtime(
         after={"downtime_minutes": minutes},
         by=by,
     )
+    if before["downtime_minutes"] != minutes:
+        run_log_entry(
+            window=window,
+            server=server,
+            body=_("%(host)s: downtime recorded, %(n)d min.")
+            % {"host": server.hostname, "n": minutes},
+            by=by,
+        )
     return execution
 
 
 def _set_times(
-    window: MaintenanceWindow, *, starts_at: datetime | None, ends_at: datetime | None, by
+    window: MaintenanceWindow,
+    *,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    by,
+    entry: str | None = None,
 ) -> MaintenanceWindow:
+    """Record the actual times, with their execution-log entry (`entry`, or what
+    _times_entry says of the change)."""
     errors = {}
     limit = timezone.now() + _SKEW
     if starts_at is None and ends_at is not None:
@@ -249,6 +287,9 @@ def _set_times(
         after={"actual_starts_at": starts_at, "actual_ends_at": ends_at},
         by=by,
     )
+    entry = entry or _times_entry(window, before, starts_at, ends_at)
+    if entry:
+        run_log_entry(window=window, body=entry, by=by)
     if starts_at is not None and before["actual_starts_at"] is None:
         _start_plan(window, by)
     return window
@@ -291,7 +332,13 @@ def window_start(
             % {"at": moment(window.starts_at)},
             code="early",
         )
-    _set_times(window, starts_at=timezone.now(), ends_at=None, by=by)
+    entry = None
+    if early:
+        entry = _("Window %(w)s started early (planned for %(at)s).") % {
+            "w": window,
+            "at": moment(window.starts_at),
+        }
+    _set_times(window, starts_at=timezone.now(), ends_at=None, by=by, entry=entry)
     if early:
         MaintenanceWindow.objects.filter(pk=window.pk).update(started_early=True)
         window.started_early = True
@@ -338,6 +385,13 @@ def execution_import_listing(
         action="listing",
         field="packages",
         new=result.summary(),
+        by=by,
+    )
+    run_log_entry(
+        window=window,
+        server=server,
+        body=_("%(host)s: package listing uploaded (%(s)s).")
+        % {"host": server.hostname, "s": result.summary()},
         by=by,
     )
     return result

@@ -25,6 +25,7 @@ from patchplan.teams.selectors import role_in_team
 from plans.audit import audit_event
 from plans.models import GateOverride, MaintenanceWindow, Milestone
 from plans.readiness import Check, check_plan_approved, failing, phase_of, plan_gates
+from plans.services.log import run_log_entry
 from servers.choices import Environment
 
 EARLY_START_MARGIN = timedelta(minutes=15)
@@ -134,6 +135,13 @@ def window_override_gate(*, window: MaintenanceWindow, by, reason: str) -> GateO
         milestone=gate.milestone,
         reason=reason,
         failed_checks=[{"code": c.code, "label": c.label, "reason": c.reason} for c in failed],
+        by=by,
+    )
+    checks = "; ".join(f"“{c.label}” fails ({c.reason.rstrip('.')})" for c in failed)
+    run_log_entry(
+        window=window,
+        body=_("Emergency change ordered: the work may start although %(checks)s. Reason: %(r)s")
+        % {"checks": checks, "r": reason},
         by=by,
     )
     audit_event(

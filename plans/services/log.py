@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from plans.audit import audit_changes, audit_event
-from plans.choices import LogKind
+from plans.choices import RECORDED_LOG_KINDS, LogKind
 from plans.models import LogEntry, LogEntryRevision, MaintenanceWindow, Plan
 from servers.models import Server
 
@@ -21,8 +21,9 @@ MAX_BODY = 10_000
 def _validate(*, plan: Plan, kind: str, body: str, window, server) -> str:
     errors = {}
     body = body.strip()
-    # Status changes are written by run mode alone (plans.services.execution).
-    if kind not in LogKind.values or kind == LogKind.STATUS:
+    # Status changes and run-mode entries are written by run mode alone
+    # (plans.services.execution).
+    if kind not in LogKind.values or kind in RECORDED_LOG_KINDS:
         errors["kind"] = _("Choose what kind of entry this is.")
     if not body:
         errors["body"] = _("Write what happened.")
@@ -59,9 +60,9 @@ def log_entry_add(
 @transaction.atomic
 def log_entry_edit(*, entry: LogEntry, kind: str, body: str, by) -> LogEntry:
     """Change an entry's text or kind, keeping the previous version as a revision.
-    A status change written by run mode is a record, not a note: never edited."""
-    if entry.kind == LogKind.STATUS:
-        raise ValidationError(_("Status changes are recorded by run mode and can't be edited."))
+    An entry written by run mode is a record, not a note: never edited."""
+    if entry.kind in RECORDED_LOG_KINDS:
+        raise ValidationError(_("Run mode recorded this entry; it can't be edited."))
     entry = LogEntry.objects.select_for_update().select_related("plan").get(pk=entry.pk)
     body = _validate(plan=entry.plan, kind=kind, body=body, window=None, server=None)
     if body == entry.body and kind == entry.kind:
@@ -74,3 +75,19 @@ def log_entry_edit(*, entry: LogEntry, kind: str, body: str, by) -> LogEntry:
         plan=entry.plan, obj=entry, before=before, after={"kind": kind, "body": body}, by=by
     )
     return entry
+
+
+def run_log_entry(
+    *, window: MaintenanceWindow, body: str, by, server: Server | None = None
+) -> None:
+    """An execution-log entry for a run-mode change other than a server's status
+    (those write their own, LogKind.STATUS): the log and the report tell the whole
+    window, not only its servers' moves."""
+    LogEntry.objects.create(
+        plan_id=window.plan_id,
+        window=window,
+        server=server,
+        kind=LogKind.RUN,
+        body=body[:MAX_BODY],
+        author=by,
+    )

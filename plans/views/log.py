@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from patchplan.teams.roles import Action
 from patchplan.teams.selectors import check_team_action, get_for_user, user_can
-from plans.choices import LogKind
+from plans.choices import RECORDED_LOG_KINDS
 from plans.forms.log import LogEditForm, LogEntryForm
 from plans.models import LogEntry
 from plans.selectors.plans import plan_get_for_user
@@ -70,7 +70,7 @@ def log_entry_detail(request: HttpRequest, plan_id: int, entry_id: int) -> HttpR
         plan_id=plan_id,
     )
     plan = entry.plan
-    can_edit = entry.kind != LogKind.STATUS and user_can(
+    can_edit = entry.kind not in RECORDED_LOG_KINDS and user_can(
         user=request.user, team_id=plan.team_id, action=Action.EXECUTE
     )
     status = 200

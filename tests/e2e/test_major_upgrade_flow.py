@@ -417,6 +417,10 @@ def test_major_software_upgrade_through_every_phase(
     expect(_panel(approver_page, "review").get_by_test_id("signed-off")).to_be_visible()
     assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED_EXC
     assert SignOff.objects.filter(milestone__plan=plan).count() == 5
+    # The plan page says so, with the server that was not verified.
+    planner_page.goto(f"{base}/")
+    expect(planner_page.get_by_test_id("plan-status")).to_have_text("Completed with exceptions")
+    shot(planner_page, "upgrade-10b-plan-completed-with-exceptions")
     assert ServerExecution.objects.filter(status="rolled_back").count() == 1
 
     # --- The history: every change, filterable (here: what the engineer did) ----
@@ -444,6 +448,14 @@ def test_major_software_upgrade_through_every_phase(
     expect(report.get_by_test_id("review-follow-ups")).to_contain_text("db-prod-2")
     expect(report.get_by_test_id("report-log")).to_contain_text(
         "db-prod-2: Failed → Rolled back. Back to 13 from the snapshot"
+    )
+    # ...and the window's own run-mode changes: the emergency change, start, listing.
+    expect(report.get_by_test_id("report-log")).to_contain_text("Emergency change ordered")
+    expect(report.get_by_test_id("report-log")).to_contain_text(
+        "Window Production upgrade started."
+    )
+    expect(report.get_by_test_id("report-log")).to_contain_text(
+        "db-prod-1: package listing uploaded"
     )
     window_row = report.locator('[data-testid="review-window"]').filter(has_text="Production")
     expect(window_row).to_have_attribute("data-overran", "yes")

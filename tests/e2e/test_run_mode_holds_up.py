@@ -44,6 +44,15 @@ def test_a_note_typed_during_live_refreshes_is_saved_with_verified(
     page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
     polls = []
     page.on("response", lambda r: polls.append(r) if r.url.endswith("/board/") else None)
+    # Count the polls whose answer replaced the board (a poll held back would keep
+    # the note trivially): the note must live through real swaps.
+    page.evaluate(
+        """() => { window.boardSwaps = 0;
+        document.body.addEventListener('htmx:afterSwap', (e) => {
+          const c = e.detail.requestConfig;
+          if (c && c.verb === 'get' && c.path.endsWith('/board/')) { window.boardSwaps++; }
+        }); }"""
+    )
     note = _row(page, "db-prod-1").get_by_label("Why db-prod-1 counts as verified")
     note.click()
     text = "Hotfix pinned by the vendor; version string unchanged."
@@ -51,9 +60,10 @@ def test_a_note_typed_during_live_refreshes_is_saved_with_verified(
         note.press_sequentially(("" if i == 0 else " ") + word, delay=20)
     # The board keeps refreshing (polls answered) while the field holds the note.
     deadline = time.monotonic() + 20
-    while len(polls) < 3 and time.monotonic() < deadline:
+    while page.evaluate("window.boardSwaps") < 3 and time.monotonic() < deadline:
         page.wait_for_timeout(250)
     assert len(polls) >= 3, "the board stopped refreshing while a note was typed"
+    assert page.evaluate("window.boardSwaps") >= 3, "the polls did not replace the board"
     expect(note).to_have_value(text)
     expect(note).to_be_focused()
     shot(page, "run-note-during-refreshes")

@@ -74,6 +74,7 @@ NO_HISTORY = {
     "gates.window_gate": "reads",
     "gates.window_gate_milestone": "reads",
     "gates.window_is_early": "reads",
+    "log.run_log_entry": "the log entry of a run-mode change its caller records",
     "gates.window_require_may_start": "reads",
     "plans.mentions_in": "pure",
     "plans.package_targets_clean": "pure",

@@ -52,6 +52,29 @@ def test_assessment_passes_with_servers_in_scope(plan, servers):
     assert check(plan, "assessment", "scope").reason == "1 server in scope."
 
 
+def test_a_fresh_listing_is_one_within_the_teams_own_limit(team, plan, servers, admin):
+    """The freshness limit is the team's setting (not one number for every team):
+    a 10-day-old listing is stale at the default 7 days, fresh once the team allows 14."""
+    from patchplan.teams.services import team_update
+
+    from .run_helpers import record_listings
+
+    record_listings(servers, taken_at=timezone.now() - timedelta(days=10))
+    c = check(plan, "assessment", "fresh_listings")
+    assert not c.passed and "last 7 days" in c.reason
+    team_update(
+        team=team,
+        name=team.name,
+        time_zone=team.time_zone,
+        four_eyes=team.four_eyes,
+        listing_max_age_days=14,
+        by=admin,
+    )
+    plan.refresh_from_db()
+    c = check(plan, "assessment", "fresh_listings")
+    assert c.passed and "last 14 days" in c.reason
+
+
 # --- testing --------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """The post-implementation review and the report (page and Markdown)."""
 
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -277,3 +278,105 @@ def test_the_markdown_export_has_every_heading_of_the_page(
     md = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
     md_headings = {m.strip() for m in re.findall(r"^#{2,3} (.+)$", md, re.MULTILINE)}
     assert [h for h in headings if h not in md_headings] == []
+
+
+def _report(client, plan) -> tuple[str, str]:
+    """The HTML report's execution log table and the whole Markdown export."""
+    page = client.get(f"/plans/{plan.pk}/report/").content.decode()
+    log = page[page.index('data-testid="report-log"') :]
+    log = log[: log.index("</table>")]
+    return log, client.get(f"/plans/{plan.pk}/report.md").content.decode()
+
+
+def test_every_run_mode_change_is_in_the_execution_log_and_on_the_report(
+    client_for, plan, servers, owner, engineer, approver
+):
+    """Not only the servers' status changes: the emergency change, the (early)
+    start, a listing uploaded, the downtime recorded, the end and a correction of
+    the times are each an execution-log entry (who, when, server, what)."""
+    from django.utils.html import escape
+
+    from plans.choices import LogKind
+    from plans.models import LogEntry
+
+    from .run_helpers import DPKG_AFTER
+
+    approve(plan, planner=owner, approver=approver)
+    prod = servers[0]
+    now = timezone.now()
+    window = make_window(plan, servers, owner, starts=now + timedelta(hours=1), title="Night")
+    window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    run.window_start(window=window, by=engineer, confirm_early=True)
+    for status in ("in_progress", "patched"):
+        run.execution_set_status(window=window, server=prod, status=status, by=engineer)
+    run.execution_import_listing(window=window, server=prod, data=DPKG_AFTER, by=engineer)
+    run.execution_set_status(
+        window=window, server=prod, status="verified", verification_note="Checked.", by=engineer
+    )
+    run.execution_record_downtime(window=window, server=prod, minutes=25, by=engineer)
+    run.window_finish(window=window, by=engineer)
+    run.window_record_times(
+        window=window, starts_at=now - timedelta(minutes=10), ends_at=now, by=engineer
+    )
+
+    entries = list(
+        LogEntry.objects.filter(window=window)
+        .order_by("pk")
+        .values_list("kind", "author", "server", "body")
+    )
+    kinds = [(kind, author, server) for kind, author, server, _body in entries]
+    assert kinds == [
+        (LogKind.RUN, approver.pk, None),  # the emergency change
+        (LogKind.RUN, engineer.pk, None),  # started (early)
+        (LogKind.STATUS, engineer.pk, prod.pk),
+        (LogKind.STATUS, engineer.pk, prod.pk),
+        (LogKind.RUN, engineer.pk, prod.pk),  # the listing
+        (LogKind.STATUS, engineer.pk, prod.pk),
+        (LogKind.RUN, engineer.pk, prod.pk),  # the downtime
+        (LogKind.RUN, engineer.pk, None),  # ended
+        (LogKind.RUN, engineer.pk, None),  # times corrected
+    ]
+    bodies = [body for *_x, body in entries]
+    assert "Emergency change" in bodies[0] and "Exploited in the wild." in bodies[0]
+    assert "started early" in bodies[1]
+    assert "package listing uploaded" in bodies[4]
+    assert "25 min" in bodies[6]
+    assert "ended" in bodies[7]
+    assert "corrected" in bodies[8]
+
+    html_log, md = _report(client_for(owner), plan)
+    for body in bodies:
+        assert escape(body) in html_log
+        assert body in md
+
+
+def test_the_markdown_export_says_what_the_pages_execution_section_says(
+    client_for, plan, servers, owner, engineer, approver
+):
+    """Section 5 beyond its headings: when each window actually ran, who moved a
+    server to rolled back and when, and which milestone an emergency change opened."""
+    approve(plan, planner=owner, approver=approver)
+    prod = servers[0]
+    now = timezone.now()
+    window = make_window(plan, servers, owner, starts=now - timedelta(hours=2), title="Night")
+    window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    run.window_record_times(
+        window=window, starts_at=now - timedelta(minutes=100), ends_at=now, by=engineer
+    )
+    for status in ("in_progress", "failed", "rolled_back"):
+        run.execution_set_status(
+            window=window, server=prod, status=status, by=engineer, note=f"why {status}"
+        )
+    owner_client = client_for(owner)
+    page = owner_client.get(f"/plans/{plan.pk}/report/").content.decode()
+    md = owner_client.get(f"/plans/{plan.pk}/report.md").content.decode()
+    zone = zoneinfo.ZoneInfo(owner.time_zone or plan.team.time_zone)  # the reader's zone
+    ran = (now - timedelta(minutes=100)).astimezone(zone).strftime("%H:%M")
+    ended = now.astimezone(zone).strftime("%H:%M")
+    assert f"ran {ran}–{ended}" in page
+    assert f"ran {ran}–{ended}" in md
+    troubles = md[md.index("### Failed and rolled-back servers") :]
+    troubles = troubles[: troubles.index("###", 5)]
+    assert engineer.display_name in troubles
+    emergency = md[md.index("**Emergency change**") :].splitlines()[0]
+    assert "“deployment” may not start yet" in emergency

@@ -13,6 +13,7 @@ def _settings_payload(**overrides):
         "team-name": "Blue Ops (EU)",
         "team-time_zone": "Europe/Paris",
         "team-four_eyes": "on",
+        "team-listing_max_age_days": "14",
         "offpeak-TOTAL_FORMS": "1",
         "offpeak-INITIAL_FORMS": "0",
         "offpeak-MIN_NUM_FORMS": "0",
@@ -32,6 +33,7 @@ def test_admin_changes_team_settings_and_off_peak_hours(client_for, admin, team)
     team.refresh_from_db()
     assert team.name == "Blue Ops (EU)"
     assert team.time_zone == "Europe/Paris"
+    assert team.listing_max_age_days == 14  # the assessment's freshness limit
     (period,) = OffPeakPeriod.objects.filter(team=team)
     assert (period.weekday, str(period.starts_at), str(period.ends_at)) == (
         5,
