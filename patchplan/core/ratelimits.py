@@ -49,4 +49,6 @@ def retry_after(request: HttpRequest, limits: Iterable[Limit]) -> int:
             # time_left reaches 0 in the window's last second, which still
             # counts: the next window starts one second later.
             waits.append(usage["time_left"] + 1)
-    return max(1, *waits)
+    # None left when the window ended between the decorators' count and this
+    # read (a second boundary): the request was refused, the next try is free.
+    return max([1, *waits])

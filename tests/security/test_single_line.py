@@ -176,6 +176,21 @@ def test_calendar_feed_answers_with_a_bad_name_and_title(client, team, planner, 
     assert str(event["description"]).startswith("Kernel update: 3 servers.")
 
 
+def test_team_calendar_feed_answers_with_a_bad_team_name(client, team, planner, engineer, frozen):
+    world = make_window_world(team, owner=planner, engineer=engineer, starts_in=timedelta(days=3))
+    Team.objects.filter(pk=team.pk).update(name="Blue\r\nX-WR-TIMEZONE:Evil/Zone")
+    MaintenanceWindow.objects.filter(pk=world["window"].pk).update(title="Night\r\nwork")
+    token = notifications.team_feed_reset(team=team)
+    response = client.get(reverse("notification_feed_team", kwargs={"token": token}))
+    assert response.status_code == 200
+    cal = Calendar.from_ical(response.content)
+    # The name stays inside its own property: no second property was injected.
+    assert str(cal["x-wr-calname"]) == "PatchPlan: Blue X-WR-TIMEZONE:Evil/Zone"
+    assert "x-wr-timezone" not in cal
+    (event,) = cal.walk("VEVENT")
+    assert str(event["summary"]) == "Maintenance: Night work"
+
+
 def test_plan_report_and_markdown_answer_with_bad_titles(
     client_for, team, planner, engineer, frozen
 ):

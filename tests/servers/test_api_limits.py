@@ -104,3 +104,17 @@ def test_guessing_tokens_from_one_address_is_limited_too(client, shared_cache, c
     assert push(client, "ppi_guess-more").status_code == 429
     # The limit is on the address: the real token from there waits as well.
     assert push(client, token).status_code == 429
+
+
+def test_retry_after_holds_when_the_window_ends_between_counting_and_answering(
+    rf, shared_cache, clock
+):
+    # The decorators count a request and find it limited; if the window ends
+    # (a second boundary) before the answer reads the counters back, no limit
+    # refuses the request any more. The answer must still be a 429 with a
+    # Retry-After of at least a second, not an error.
+    from patchplan.core.ratelimits import retry_after
+    from servers.api import LIMITS
+
+    request = rf.post("/api/v1/servers/web-01/inventory", HTTP_AUTHORIZATION="Bearer ppi_x")
+    assert retry_after(request, LIMITS) == 1
