@@ -393,3 +393,40 @@ def test_two_scans_racing_create_one_plan_and_one_review_reminder(
     assert _rows(Kind.PLAN_SCHEDULED).count() == 1
     assert _rows(Kind.REVIEW_DUE).count() == 1
     assert _rows(Kind.REVIEW_DUE, status=Status.PENDING).exists()
+
+
+def test_a_schedule_that_cannot_make_its_plan_stops_no_other_notification(
+    frozen, team, planner, engineer, caplog
+):
+    """The schedule's owner left the team: its plan cannot be made (the import
+    refuses an owner from outside). The scan says why in the log and goes on:
+    the window reminders and the delivery queue of everyone else do not wait
+    on it, and the occurrence is tried again once the owner is back."""
+    from patchplan.teams.models import Membership
+
+    from .helpers import make_window_world
+
+    template = _template(team, planner)
+    schedule_services.schedule_create(
+        template=template,
+        frequency=Frequency.MONTHLY_WEEKDAY,
+        weekday=1,
+        week_of_month=2,
+        starts_on=date(2026, 12, 1),
+        by=planner,
+    )
+    make_window_world(
+        team, owner=engineer, engineer=engineer, starts_in=timedelta(hours=24, minutes=-1)
+    )
+    membership = Membership.objects.get(user=planner, team=team)
+    membership.delete()
+
+    figures = services.notifications_scan(now=NOW)
+    assert figures["windows"] == 1 and figures["occurrences"] == 0
+    assert figures["queued"] == 1
+    assert not PlanOccurrence.objects.exists()
+    assert "Debian point release" in caplog.text and "not a member" in caplog.text
+
+    Membership.objects.create(user=planner, team=team, role=membership.role)
+    assert services.notifications_scan(now=NOW + timedelta(minutes=1))["occurrences"] == 1
+    assert PlanOccurrence.objects.get().plan.title == "Debian point release 2026-12-08"
