@@ -430,3 +430,30 @@ def test_a_schedule_that_cannot_make_its_plan_stops_no_other_notification(
     Membership.objects.create(user=planner, team=team, role=membership.role)
     assert services.notifications_scan(now=NOW + timedelta(minutes=1))["occurrences"] == 1
     assert PlanOccurrence.objects.get().plan.title == "Debian point release 2026-12-08"
+
+
+def test_a_review_date_set_inside_the_week_says_how_many_days_are_left(frozen, team, planner):
+    """The 7-day reminder of a date set only 3 days ahead goes out at once and
+    says 3 days (not 7); a date set for today, before 08:00, waits for the
+    on-the-day reminder instead of sending two the same morning."""
+    team.time_zone = "Europe/Berlin"
+    team.save()
+    soon = _plan(team, planner, title="soon")
+    tomorrow = _plan(team, planner, title="tomorrow")
+    today = _plan(team, planner, title="today")
+    Plan.objects.filter(pk=soon.pk).update(review_by=date(2026, 12, 6))
+    Plan.objects.filter(pk=tomorrow.pk).update(review_by=date(2026, 12, 4))
+    Plan.objects.filter(pk=today.pk).update(review_by=date(2026, 12, 3))
+    # Thu 3 Dec, 07:30 Berlin: the two coming dates are told now; today's waits.
+    early = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)
+    assert scans.scan_reviews(early) == 2
+    assert scans.scan_reviews(NOW) == 1  # 10:00: today's, once
+    subjects = {}
+    for row in _rows(Kind.REVIEW_DUE):
+        services.notification_deliver(notification_id=row.pk)
+        subjects[row.object_id] = mail.outbox[-1].subject
+    assert subjects == {
+        soon.pk: "Review in 3 days: soon",
+        tomorrow.pk: "Review in 1 day: tomorrow",
+        today.pk: "Review due today: today",
+    }
