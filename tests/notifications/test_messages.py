@@ -391,3 +391,70 @@ def test_every_kind_has_a_subject_a_text_and_an_html_template():
     for kind in Kind.values:
         for part in ("subject.txt", "body.txt", "body.html"):
             assert get_template(f"emails/{kind}-{part}"), (kind, part)
+
+
+def test_every_plan_kind_goes_out_with_text_and_html_saying_the_same_thing(
+    world, team, planner, engineer, approver, frozen
+):
+    """Each kind not looked at above, made the way the app makes it (the
+    event entry points and the scans), delivered, and read in both parts:
+    the object's name, a link into the site, and the preferences link, in
+    the text and in the HTML. (The advisory alert is the advisories app's:
+    tests/advisories/test_alerts.py.)"""
+    from django.template.loader import get_template
+
+    from plans.choices import PlanStatus
+
+    plan, window, deployment = world["plan"], world["window"], world["deployment"]
+    site = "https://patchplan.example.com/"
+    scans.scan_window_reminders(NOW)
+    deliver(Kind.WINDOW_REMINDER)  # told about the window: they hear it is cancelled
+    late = factories.TaskFactory(
+        plan=plan,
+        milestone=deployment,
+        assignee=engineer,
+        title="Back up the load balancer",
+        due_on=NOW.date() - timedelta(days=1),
+    )
+    events.task_assigned(task=late, by=planner)
+    events.milestone_ready_for_signoff(milestone=deployment, by=planner)
+    events.milestone_signed_off(milestone=world["testing"], by=approver)
+    events.milestone_rejected(milestone=deployment, by=approver, comment="Rollback untested.")
+    events.plan_status_changed(
+        plan=plan, old_status=PlanStatus.DRAFT, new_status=PlanStatus.APPROVED, by=approver
+    )
+    plan_services.comment_post(plan=plan, body=f"@{engineer.username} ready?", by=planner)
+    scans.scan_tasks(NOW)  # the overdue one (08:00 team time has passed)
+    scans.scan_pending_signoffs(NOW)  # deployment's first window is within 24 h
+    frozen.move_to(NOW + timedelta(hours=14))
+    scans.scan_tasks(NOW + timedelta(hours=14))  # 24 h before the end of Fri 4 Dec
+    window.refresh_from_db()
+    window_services.window_cancel(window=window, version=window.version, by=planner)
+
+    names = {
+        Kind.TASK_ASSIGNED: "Back up the load balancer",
+        Kind.TASK_OVERDUE: "Back up the load balancer",
+        Kind.TASK_DUE: "Patch the web tier",
+        Kind.SIGNOFF_REQUESTED: "deployment",
+        Kind.SIGNOFF_PENDING: "deployment",
+        Kind.MILESTONE_SIGNED_OFF: "testing",
+        Kind.MILESTONE_REJECTED: "Rollback untested.",
+        Kind.PLAN_STATUS: "openssl security patch",
+        Kind.MENTION: "ready?",
+        Kind.WINDOW_CANCELLED: "cancelled",
+    }
+    for kind, name in names.items():
+        sent = deliver(kind)
+        assert sent, (kind, list(Notification.objects.filter(kind=kind).values("status")))
+        for address, message in sent.items():
+            text, html = both(message)
+            html_words = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+            assert message.subject.strip() and "\n" not in message.subject, kind
+            assert name in text and name in html_words, (kind, address, text, html_words)
+            assert site in text and f'href="{site}' in html, kind
+            assert "/notifications/preferences/" in text and "/notifications/preferences/" in html
+            assert html.lstrip().lower().startswith(("<!doctype html", "<html")), kind
+    # Each kind's three templates exist (the digest is covered by test_delivery).
+    for kind in names:
+        for part in ("subject.txt", "body.txt", "body.html"):
+            assert get_template(f"emails/{kind}-{part}")
