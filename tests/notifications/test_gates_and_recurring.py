@@ -305,7 +305,28 @@ def test_bad_schedules_are_refused_at_the_field(team, planner, viewer):
 
 
 def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(frozen, team, planner):
+    from plans.services import tasks as task_services
+    from plans.services import windows as window_services
+
     template = _template(team, planner)
+    # A task and a window in the template: they move with the timeline.
+    task_services.task_create(
+        plan=template,
+        title="Snapshot the VMs",
+        by=planner,
+        milestone=template.milestones.get(name="testing"),
+        due_on=date(2026, 1, 14),
+    )
+    night = datetime(2026, 1, 20, 2, 0, tzinfo=team.tzinfo)  # a Tuesday, 02:00 team time
+    window_services.window_create(
+        plan=template,
+        starts_at=night,
+        ends_at=night + timedelta(hours=2),
+        by=planner,
+        title="Production night",
+        milestone=template.milestones.get(name="deployment"),
+        downtimes={},
+    )
     schedule_services.schedule_create(
         template=template,
         frequency=Frequency.MONTHLY_WEEKDAY,
@@ -323,6 +344,12 @@ def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(fro
         (date(2026, 12, 8), date(2026, 12, 9)),
         (date(2026, 12, 15), date(2026, 12, 15)),
     ]
+    # Its task by the same number of days; its window to the same weekday and
+    # time of day (team's zone), a week after the occurrence as in the template.
+    assert plan.tasks.get(title="Snapshot the VMs").due_on == date(2026, 12, 9)
+    window = plan.windows.get(title="Production night")
+    assert window.starts_at == datetime(2026, 12, 15, 2, 0, tzinfo=team.tzinfo)
+    assert window.ends_at - window.starts_at == timedelta(hours=2)
     assert AuditEvent.objects.filter(plan=plan, field="schedule", action="created").exists()
     row = _rows(Kind.PLAN_SCHEDULED).get()
     assert row.recipient == planner and row.object_id == plan.pk
