@@ -249,13 +249,24 @@ def reclaim_stale(now: datetime) -> int:
     ).update(status=Status.PENDING, queued_at=None, claimed_at=None)
 
 
+def _run_step(name: str, scan, now: datetime) -> int:
+    # Every reminder waits on this one job: a step that raises is logged and
+    # counted as nothing, and the other steps, the hand-back of dead claims
+    # and the queue still run; the broken step is tried again next minute.
+    try:
+        return scan(now)
+    except Exception:
+        log.exception("notification scan step %r failed", name)
+        return 0
+
+
 def notifications_scan(*, now: datetime | None = None) -> dict[str, int]:
     """The one periodic job (Celery beat, every minute): run the scans the apps
     above registered (plans: window reminders, tasks, sign-offs, overruns, go
     requests, reviews, recurring plans), create the digests that are due at
     `now`, hand back dead claims, queue every due unsent row."""
     now = now or timezone.now()
-    figures = {name: scan(now) for name, scan in registry.scans()}
+    figures = {name: _run_step(name, scan, now) for name, scan in registry.scans()}
     figures["digests"] = scan_digests(now)
     figures["reclaimed"] = reclaim_stale(now)
     figures["queued"] = queue_due(now=now)

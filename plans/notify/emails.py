@@ -222,6 +222,9 @@ def message_content(n: Notification, tz: ZoneInfo) -> Content:
     window = obj.get("window")
     if window is not None and n.kind in ACTIONABLE_WINDOW_KINDS and window.cancelled_at is None:
         context.update(_window_extras(n, window))
+    if n.kind == Kind.WORK_STARTED_EARLY and n.context.get("started_at"):
+        # When the work really started, beside the planned times.
+        context["started_at"] = datetime.fromisoformat(n.context["started_at"])
     if n.kind == Kind.WINDOW_UPDATED:
         changes = n.context.get("changes", {})
         context["change_rows"] = _change_rows(changes, tz)

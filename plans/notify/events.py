@@ -319,9 +319,12 @@ def go_given(*, milestone: Milestone, by: User | None, note: str = "") -> int:
     )
 
 
-def window_started_early(*, window: MaintenanceWindow, by: User | None, reason: str = "") -> int:
-    """Work in a window started before it was planned to (or before its
-    milestone's go, with an override): the plan's people hear of it."""
+def window_started_early(
+    *, window: MaintenanceWindow, by: User | None, reason: str = "", before_go: bool = False
+) -> int:
+    """Work in a window started before it was planned to, or before its
+    milestone's go (`before_go`: an approver's emergency change; `reason` says
+    whose and why): the plan's people hear of it."""
     plan = window.plan
     people = selectors.plan_stakeholders(plan) | selectors.window_recipients(window)
     started = window.actual_starts_at or timezone.now()
@@ -331,6 +334,7 @@ def window_started_early(*, window: MaintenanceWindow, by: User | None, reason: 
         by=by.display_name if by else "",
         started_at=started.isoformat(),
         reason=reason[:500],
+        before_go=before_go,
     )
     return notify(
         recipients=people,

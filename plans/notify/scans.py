@@ -348,7 +348,10 @@ def scan_reviews(now: datetime) -> int:
             if local_now
             >= datetime.combine(plan.review_by - timedelta(days=d), REVIEW_HOUR, local_now.tzinfo)
         ]
-        if not due or local_now.date() > plan.review_by:
+        days_left = (plan.review_by - local_now.date()).days
+        # Before 08:00 on the day itself only the 7-day lead is due: wait for
+        # the on-the-day reminder rather than send two the same morning.
+        if not due or days_left < 0 or (days_left == 0 and min(due) > 0):
             continue
         lead = min(due)
         rows.append(
@@ -366,7 +369,9 @@ def scan_reviews(now: datetime) -> int:
                     "title": f"Review by {day(plan.review_by)}: {plan.title}",
                     "path": plan_path(plan.pk),
                     "review_by": plan.review_by.isoformat(),
-                    "days": lead,
+                    # What the reader is told: the days actually left (a date
+                    # set 3 days ahead sends its 7-day reminder at once).
+                    "days": days_left,
                 },
             )
         )

@@ -324,8 +324,11 @@ def window_start(
     _check_window_open(window)
     if window.actual_starts_at is not None:
         raise ValidationError(_("This window has already started."))
-    window_require_may_start(window)
+    gate = window_require_may_start(window)
     early = window_is_early(window)
+    # Started although its milestone's entry checks (the go) fail: an approver's
+    # emergency change opened the gate. The plan's people hear it as an early start.
+    before_go = bool(gate.overrides and gate.milestone_failed)
     if early and not confirm_early:
         raise ValidationError(
             _("The window is planned to start at %(at)s: confirm to start it early.")
@@ -339,10 +342,20 @@ def window_start(
             "at": moment(window.starts_at),
         }
     _set_times(window, starts_at=timezone.now(), ends_at=None, by=by, entry=entry)
+    if before_go:
+        override = gate.overrides[-1]
+        events.window_started_early(
+            window=window,
+            by=by,
+            reason=_("Emergency change ordered by %(by)s: %(reason)s")
+            % {"by": override.by.display_name, "reason": override.reason},
+            before_go=True,
+        )
+    elif early:
+        events.window_started_early(window=window, by=by)
     if early:
         MaintenanceWindow.objects.filter(pk=window.pk).update(started_early=True)
         window.started_early = True
-        events.window_started_early(window=window, by=by)
         audit_event(
             plan=window.plan_id,
             obj=window,

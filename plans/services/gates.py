@@ -85,8 +85,9 @@ def window_gate(window: MaintenanceWindow) -> WindowGate:
     return WindowGate(milestone, plan_failed, milestone_failed, overrides)
 
 
-def window_require_may_start(window: MaintenanceWindow) -> None:
-    """Refuse (ValidationError, code "gate") while the window's work may not start."""
+def window_require_may_start(window: MaintenanceWindow) -> WindowGate:
+    """Refuse (ValidationError, code "gate") while the window's work may not start;
+    else the gate, which says whether an emergency change opened it."""
     gate = window_gate(window)
     if gate.plan_failed:
         raise ValidationError(" ".join(c.reason for c in gate.plan_failed), code="gate")
@@ -102,6 +103,7 @@ def window_require_may_start(window: MaintenanceWindow) -> None:
             },
             code="gate",
         )
+    return gate
 
 
 def window_is_early(window: MaintenanceWindow, now=None) -> bool:

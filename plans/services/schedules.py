@@ -10,6 +10,7 @@ pair or redoes the rolled-back one."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -23,6 +24,8 @@ from plans.models import Frequency, Plan, PlanOccurrence, PlanSchedule
 from plans.notify import events
 
 MAX_LEAD_DAYS = 90
+
+log = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -141,10 +144,27 @@ def schedules_run(*, now: datetime) -> int:
             "schedule_id", "occurs_on"
         )
     )
+    from plans.yaml_io import PlanImportError
+
     created = 0
     for schedule, day in due:
-        if (schedule.pk, day) not in existing and occurrence_create(
-            schedule=schedule, occurs_on=day
-        ):
+        if (schedule.pk, day) in existing:
+            continue
+        try:
+            plan = occurrence_create(schedule=schedule, occurs_on=day)
+        except (PlanImportError, ValidationError) as why:
+            # This scan also queues everyone's reminders: one schedule that
+            # cannot make its plan (its owner left the team, say) must not
+            # stop them. Its transaction rolled back, so the next scan tries
+            # the occurrence again.
+            log.warning(
+                "schedule %s (%s) could not make its plan for %s: %s",
+                schedule.pk,
+                schedule.template.title,
+                day.isoformat(),
+                why,
+            )
+            continue
+        if plan is not None:
             created += 1
     return created

@@ -305,7 +305,28 @@ def test_bad_schedules_are_refused_at_the_field(team, planner, viewer):
 
 
 def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(frozen, team, planner):
+    from plans.services import tasks as task_services
+    from plans.services import windows as window_services
+
     template = _template(team, planner)
+    # A task and a window in the template: they move with the timeline.
+    task_services.task_create(
+        plan=template,
+        title="Snapshot the VMs",
+        by=planner,
+        milestone=template.milestones.get(name="testing"),
+        due_on=date(2026, 1, 14),
+    )
+    night = datetime(2026, 1, 20, 2, 0, tzinfo=team.tzinfo)  # a Tuesday, 02:00 team time
+    window_services.window_create(
+        plan=template,
+        starts_at=night,
+        ends_at=night + timedelta(hours=2),
+        by=planner,
+        title="Production night",
+        milestone=template.milestones.get(name="deployment"),
+        downtimes={},
+    )
     schedule_services.schedule_create(
         template=template,
         frequency=Frequency.MONTHLY_WEEKDAY,
@@ -323,6 +344,12 @@ def test_an_occurrence_becomes_a_plan_placed_on_its_date_and_its_owner_hears(fro
         (date(2026, 12, 8), date(2026, 12, 9)),
         (date(2026, 12, 15), date(2026, 12, 15)),
     ]
+    # Its task by the same number of days; its window to the same weekday and
+    # time of day (team's zone), a week after the occurrence as in the template.
+    assert plan.tasks.get(title="Snapshot the VMs").due_on == date(2026, 12, 9)
+    window = plan.windows.get(title="Production night")
+    assert window.starts_at == datetime(2026, 12, 15, 2, 0, tzinfo=team.tzinfo)
+    assert window.ends_at - window.starts_at == timedelta(hours=2)
     assert AuditEvent.objects.filter(plan=plan, field="schedule", action="created").exists()
     row = _rows(Kind.PLAN_SCHEDULED).get()
     assert row.recipient == planner and row.object_id == plan.pk
@@ -393,3 +420,67 @@ def test_two_scans_racing_create_one_plan_and_one_review_reminder(
     assert _rows(Kind.PLAN_SCHEDULED).count() == 1
     assert _rows(Kind.REVIEW_DUE).count() == 1
     assert _rows(Kind.REVIEW_DUE, status=Status.PENDING).exists()
+
+
+def test_a_schedule_that_cannot_make_its_plan_stops_no_other_notification(
+    frozen, team, planner, engineer, caplog
+):
+    """The schedule's owner left the team: its plan cannot be made (the import
+    refuses an owner from outside). The scan says why in the log and goes on:
+    the window reminders and the delivery queue of everyone else do not wait
+    on it, and the occurrence is tried again once the owner is back."""
+    from patchplan.teams.models import Membership
+
+    from .helpers import make_window_world
+
+    template = _template(team, planner)
+    schedule_services.schedule_create(
+        template=template,
+        frequency=Frequency.MONTHLY_WEEKDAY,
+        weekday=1,
+        week_of_month=2,
+        starts_on=date(2026, 12, 1),
+        by=planner,
+    )
+    make_window_world(
+        team, owner=engineer, engineer=engineer, starts_in=timedelta(hours=24, minutes=-1)
+    )
+    membership = Membership.objects.get(user=planner, team=team)
+    membership.delete()
+
+    figures = services.notifications_scan(now=NOW)
+    assert figures["windows"] == 1 and figures["occurrences"] == 0
+    assert figures["queued"] == 1
+    assert not PlanOccurrence.objects.exists()
+    assert "Debian point release" in caplog.text and "not a member" in caplog.text
+
+    Membership.objects.create(user=planner, team=team, role=membership.role)
+    assert services.notifications_scan(now=NOW + timedelta(minutes=1))["occurrences"] == 1
+    assert PlanOccurrence.objects.get().plan.title == "Debian point release 2026-12-08"
+
+
+def test_a_review_date_set_inside_the_week_says_how_many_days_are_left(frozen, team, planner):
+    """The 7-day reminder of a date set only 3 days ahead goes out at once and
+    says 3 days (not 7); a date set for today, before 08:00, waits for the
+    on-the-day reminder instead of sending two the same morning."""
+    team.time_zone = "Europe/Berlin"
+    team.save()
+    soon = _plan(team, planner, title="soon")
+    tomorrow = _plan(team, planner, title="tomorrow")
+    today = _plan(team, planner, title="today")
+    Plan.objects.filter(pk=soon.pk).update(review_by=date(2026, 12, 6))
+    Plan.objects.filter(pk=tomorrow.pk).update(review_by=date(2026, 12, 4))
+    Plan.objects.filter(pk=today.pk).update(review_by=date(2026, 12, 3))
+    # Thu 3 Dec, 07:30 Berlin: the two coming dates are told now; today's waits.
+    early = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)
+    assert scans.scan_reviews(early) == 2
+    assert scans.scan_reviews(NOW) == 1  # 10:00: today's, once
+    subjects = {}
+    for row in _rows(Kind.REVIEW_DUE):
+        services.notification_deliver(notification_id=row.pk)
+        subjects[row.object_id] = mail.outbox[-1].subject
+    assert subjects == {
+        soon.pk: "Review in 3 days: soon",
+        tomorrow.pk: "Review in 1 day: tomorrow",
+        today.pk: "Review due today: today",
+    }

@@ -196,3 +196,25 @@ def test_two_scans_at_once_create_no_duplicates(require_postgres, team, planner,
         t.join()
     assert not errors
     assert _reminders().count() == 40  # 20 windows x (engineer, planner)
+
+
+def test_a_failing_scan_step_stops_no_other_step_nor_the_queue(
+    team, planner, engineer, monkeypatch, caplog
+):
+    """Any scan that raises (a bug, a row it cannot read) is logged; the other
+    steps, the hand-back of dead claims and the queue still run: the one beat
+    job is what every reminder waits on."""
+    from patchplan.notifications import registry
+
+    def broken(now):
+        raise RuntimeError("a scan step broke")
+
+    steps = [("broken", broken), *registry.scans()]
+    monkeypatch.setattr(registry, "scans", lambda: steps)
+    make_window_world(
+        team, owner=planner, engineer=engineer, starts_in=timedelta(hours=24, minutes=-1)
+    )
+    figures = services.notifications_scan()
+    assert figures["broken"] == 0
+    assert figures["windows"] == 2 and figures["queued"] == 2
+    assert "a scan step broke" in caplog.text

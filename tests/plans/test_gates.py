@@ -134,6 +134,34 @@ def test_an_approver_orders_an_emergency_change(plan, window, servers, approver,
     assert AuditEvent.objects.filter(action="emergency", new_value="Exploited in the wild.")
 
 
+def test_a_start_on_an_emergency_change_tells_the_plans_people_before_the_go(
+    plan, window, servers, owner, approver, engineer
+):
+    """Work started before its milestone's go (an approver's emergency change),
+    on time: the plan's people hear it started early, before the go, and why."""
+    from patchplan.notifications.models import Kind, Notification
+
+    window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    run.window_start(window=window, by=engineer)
+    rows = Notification.objects.filter(kind=Kind.WORK_STARTED_EARLY)
+    assert owner.pk in set(rows.values_list("recipient", flat=True))
+    assert engineer.pk not in set(rows.values_list("recipient", flat=True))
+    context = rows.filter(recipient=owner).get().context
+    assert context["before_go"] is True
+    assert context["reason"] == (
+        f"Emergency change ordered by {approver.display_name}: Exploited in the wild."
+    )
+    from django.core import mail
+
+    from patchplan.notifications.services import notification_deliver
+
+    notification_deliver(notification_id=rows.filter(recipient=owner).get().pk)
+    message = mail.outbox[-1]
+    assert message.subject.startswith(f"Work started before the go: {window.title or plan.title}")
+    assert "started early, before the go of its milestone" in message.body
+    assert "Reason: Emergency change ordered by" in message.body
+
+
 def test_an_early_start_asks_for_confirmation_and_is_recorded(
     plan, servers, owner, approver, engineer
 ):
