@@ -79,6 +79,9 @@ class Server(models.Model):
             models.Index(fields=["team", "environment"], name="server_team_env"),
             models.Index(fields=["team", "-pending_security"], name="server_team_security"),
             models.Index(fields=["team", "last_inventory_at"], name="server_team_inventory"),
+            # Which version orderings a team's fleet uses (fleet search's bound): one
+            # index probe per family, whatever the fleet's size.
+            models.Index(fields=["team", "package_family"], name="server_team_family"),
         ]
 
     def __str__(self) -> str:

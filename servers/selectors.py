@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 from django.db.models import (
     Case,
     Count,
+    Exists,
     IntegerField,
     Max,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -250,14 +252,32 @@ def fleet_package_search(
         rows = rows.filter(server__environment=environment)
     below = below.strip()
     if below:
+        families = team_package_families(team=team)
         bounds = Q(pk__in=[])
-        for family in ("deb", "rpm"):
+        for family in families:
             key = version_key(below, family=family).encode()
-            if key:  # a bound the family's rules reject matches none of its servers
-                bounds |= Q(server__package_family=family, version_key__lt=key)
-        # An unparsable version has an empty key: never "below" anything.
-        rows = rows.filter(bounds).exclude(version_key=b"")
+            if not key:  # a bound the family's rules reject matches none of its servers
+                continue
+            # An unparsable version has an empty key: never "below" anything. As a
+            # range ('' < key < bound), the covering (name, version_key) index alone
+            # answers it; a fleet of one family needs no server's family per row.
+            in_range = Q(version_key__gt=b"", version_key__lt=key)
+            bounds |= (
+                in_range if len(families) == 1 else in_range & Q(server__package_family=family)
+            )
+        rows = rows.filter(bounds)
     return FleetResults(rows, name)
+
+
+def team_package_families(*, team: Team) -> list[str]:
+    """The version orderings ("deb", "rpm") the team's servers use: one query of an
+    index probe per family (server_team_family), not a scan of the fleet."""
+    probes = {
+        family: Exists(Server.objects.filter(team_id=OuterRef("pk"), package_family=family))
+        for family in ("deb", "rpm")
+    }
+    row = Team.objects.filter(pk=team.pk).annotate(**probes).values(*probes).first() or {}
+    return [family for family in probes if row.get(family)]
 
 
 def fleet_servers(

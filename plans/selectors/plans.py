@@ -441,26 +441,20 @@ def milestone_rows(milestones: list[Milestone]) -> list[MilestoneRow]:
 
 
 def plan_page(*, plan: Plan, user) -> dict:
-    """Everything the plan page shows except the windows and tasks cards (their
-    own selectors) and the activity feed (loaded by htmx): references, milestones,
-    the first page of the scope with pending updates, the moves the user may make;
-    and the plan's windows, read once for the timeline and the windows card
-    (`schedule`)."""
-    from plans.selectors.windows import windows_of_plan
-
+    """Everything the plan page's first answer shows: references, milestones, the first
+    page of the scope with pending updates, the moves the user may make. The windows
+    and tasks cards and the activity feed come right after the page, each from its own
+    request (plans.views.live.plan_live_part, the same views the live refresh uses),
+    so the top of the page does not wait for the longest lists."""
     role = role_in_team(user=user, team_id=plan.team_id)
     milestones = plan_milestones(plan=plan)
     return {
         "plan": plan,
         "references": list(plan.references.all()),
         "milestones": milestones,
-        # Read once for the page's timeline, windows card and tasks card (the
-        # plans_schedule tags take them from here instead of reading them again).
-        "schedule": {
-            "plan_id": plan.pk,
-            "milestones": milestones,
-            "windows": windows_of_plan(plan=plan, milestones=milestones),
-        },
+        # Read once for the page's timeline and milestones (the plans_schedule tags
+        # take them from here instead of reading them again).
+        "schedule": {"plan_id": plan.pk, "milestones": milestones},
         **plan_scope_rows(plan=plan),
         "moves": []
         if plan.is_template

@@ -19,7 +19,7 @@ from plans.services import windows as window_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LIVE_MS = 2000
+LIVE_MS = 6000
 # A generous bound where the test is about what happens, not how fast.
 WAIT_MS = 10000
 

@@ -7,6 +7,7 @@ import pytest
 
 from plans.models import Comment, MaintenanceWindow, Milestone, PlanStatusChange, Task
 from servers.models import PendingUpdate, Server, Tag
+from tests.pages import page_html
 from tests.plans.test_plan_queries import SMALL, build_plan
 
 EVIL = '<b x="1">&\'evil'
@@ -35,7 +36,7 @@ def test_every_row_of_the_plan_page_escapes_user_text(client_for, team, planner,
         person.save()
 
     user = {"planner": planner, "engineer": engineer}[who]
-    body = client_for(user).get(f"/plans/{plan.pk}/").content.decode()
+    body = page_html(client_for(user), f"/plans/{plan.pk}/")
     # The activity feed arrives by htmx right after the page.
     body += client_for(user).get(f"/plans/{plan.pk}/activity/").content.decode()
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from plans.choices import TaskStatus
 from plans.models import Milestone, Task
+from tests.pages import page_html
 from tests.plans.test_plan_queries import LARGE, build_plan
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_task_pages_follow_one_another_until_every_task_is_shown(
     client_for, big, planner, django_assert_max_num_queries
 ):
     client = client_for(planner)
-    first = client.get(reverse("plan_detail", args=[big.pk])).content.decode()
+    first = page_html(client, reverse("plan_detail", args=[big.pk]))
     seen = rows(first)
     assert len(seen) == 50
     more = re.search(r'data-testid="tasks-more".*?hx-get="([^"]+)"', first).group(1)
@@ -68,10 +69,13 @@ def test_tasks_filter_by_milestone_assignee_and_status(client_for, big, planner,
     assert f"{len(wanted)} tasks match the filters" in html
     assert 'data-testid="tasks-more"' not in html
     # The plan page itself takes the same filters (no JavaScript: the form's GET).
-    page = client_for(planner).get(
-        reverse("plan_detail", args=[big.pk]), {"status": "blocked", "milestone": milestone.pk}
+    page = page_html(
+        client_for(planner),
+        reverse("plan_detail", args=[big.pk]),
+        status="blocked",
+        milestone=milestone.pk,
     )
-    assert set(rows(page.content.decode())) == wanted
+    assert set(rows(page)) == wanted
     # Unassigned tasks only.
     Task.objects.filter(pk__in=list(wanted)[:2]).update(assignee=None)
     html = client_for(planner).get(url, {"assignee": "none"}).content.decode()
@@ -104,7 +108,7 @@ def test_unknown_filter_values_are_ignored(client_for, big, planner):
 
 def test_scope_pages_follow_one_another(client_for, big, planner, django_assert_max_num_queries):
     client = client_for(planner)
-    first = client.get(reverse("plan_detail", args=[big.pk])).content.decode()
+    first = page_html(client, reverse("plan_detail", args=[big.pk]))
     scope = first[first.index('data-testid="scope-table"') :]
     scope = scope[: scope.index("</table>")]
     hosts = re.findall(r'">(p\d+-host-\d+)</a>', scope)

@@ -16,6 +16,7 @@ from plans.templatetags.plans_markdown import markdown_filter
 from servers.choices import Environment
 from servers.models import Tag
 from tests import factories
+from tests.pages import page_html
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_a_bad_reference_is_shown_at_the_field(client_for, planner):
 
 def test_references_are_linked_on_the_page(client_for, planner):
     client_for(planner).post("/plans/new/", _post(PLAN_POST, owner=planner.pk))
-    page = client_for(planner).get(f"/plans/{Plan.objects.get().pk}/").content.decode()
+    page = page_html(client_for(planner), f"/plans/{Plan.objects.get().pk}/")
     assert 'href="https://www.cve.org/CVERecord?id=CVE-2024-0001"' in page
     assert 'href="https://security-tracker.debian.org/tracker/DSA-5678-1"' in page
 
@@ -167,7 +168,7 @@ def test_plan_page_renders_markdown_safely(client_for, planner, team):
         objective="**bold** <script>alert('x')</script>",
         rollback_plan="1. stop\n2. restore",
     )
-    page = client_for(planner).get(f"/plans/{plan.pk}/").content.decode()
+    page = page_html(client_for(planner), f"/plans/{plan.pk}/")
     assert "<strong>bold</strong>" in page
     assert "<script>alert" not in page
     assert "&lt;b&gt;T&lt;/b&gt;" in page  # the title is escaped, not rendered
@@ -179,7 +180,7 @@ def test_plan_page_renders_markdown_safely(client_for, planner, team):
 
 def test_plan_page_shows_every_section(client_for, planner, viewer, outsider, plan):
     assert client_for(outsider).get(f"/plans/{plan.pk}/").status_code == 404
-    page = client_for(viewer).get(f"/plans/{plan.pk}/").content.decode()
+    page = page_html(client_for(viewer), f"/plans/{plan.pk}/")
     for heading in (
         "Goals and objectives",
         "Success criteria",
@@ -202,7 +203,7 @@ def test_plan_page_shows_every_section(client_for, planner, viewer, outsider, pl
 def test_plan_page_links_the_plan_it_was_made_from(client_for, team, planner, plan):
     copy = services.plan_create(team=team, title="Kernel update, May", owner=planner, by=planner)
     Plan.objects.filter(pk=copy.pk).update(created_from=plan)
-    page = client_for(planner).get(f"/plans/{copy.pk}/").content.decode()
+    page = page_html(client_for(planner), f"/plans/{copy.pk}/")
     assert f'<a href="/plans/{plan.pk}/">Kernel update</a>' in page
 
 
@@ -235,7 +236,7 @@ def test_scope_lists_environment_and_pending_updates_for_the_plans_packages(
     PendingUpdate.objects.create(
         server=web, snapshot=snap, name="vim", current="1", candidate="2", suite="bookworm"
     )
-    page = client_for(planner).get(f"/plans/{plan.pk}/").content.decode()
+    page = page_html(client_for(planner), f"/plans/{plan.pk}/")
     scope = page.split('data-testid="scope-table"')[1].split("</table>")[0]
     assert "web-stg-01" in scope and "Staging" in scope and "Production" in scope
     assert "3.0.1 → 3.0.2" in scope and "(security)" in scope

@@ -24,6 +24,7 @@ from plans.models import (
 )
 from servers.choices import Environment
 from servers.models import InventorySnapshot, PendingUpdate, Server, Tag
+from tests.pages import with_loaded_parts
 
 
 def build_plan(team, owner, people, *, servers, milestones, windows, tasks, comments) -> Plan:
@@ -153,18 +154,24 @@ def test_plan_page_queries_do_not_grow(
     client.get("/plans/")  # warm the session
     for sizes in (SMALL, LARGE):
         plan = build_plan(team, planner, people, **sizes)
-        # Part A (12): session, user, memberships, plan (+owner, team, source title,
-        # server count), references, milestones, their sign-off people, windows, their
-        # servers, the first 50 scope servers, their tags, pending updates (the activity
-        # feed comes by htmx: test below). Part B's tags reuse the milestones and windows
-        # read there (timeline 0; windows card: the checks' team windows, off-peak,
-        # freezes 3; tasks: members, first page with the count 2): 17.
-        with django_assert_max_num_queries(17):
+        # The page's first answer: session, user, memberships, plan (+owner, team, source
+        # title, server count), references, milestones, their sign-off people, the
+        # timeline's windows, the first 50 scope servers, their tags, pending updates.
+        with django_assert_max_num_queries(11):
             response = client.get(f"/plans/{plan.pk}/")
         assert response.status_code == 200
-        body = response.content.decode()
+        page = response.content.decode()
+        # The cards it loads right after itself (tests.pages), each with its own budget:
+        # windows (session, user, memberships, plan, windows with their milestone, their
+        # servers, the checks' team windows, off-peak, freezes, the edit right) and tasks
+        # (session, user, memberships, plan, milestones, members, first page with count).
+        for part, budget in (("windows", 10), ("tasks", 7)):
+            with django_assert_max_num_queries(budget):
+                assert client.get(f"/plans/{plan.pk}/live/{part}/").status_code == 200
+        assert "data-task-row" not in page and 'data-testid="tasks-pending"' in page
+        body = with_loaded_parts(client, page)
         assert body.count('data-testid="milestone-row"') == sizes["milestones"]
-        assert "activity-comment" not in body and 'hx-trigger="load"' in body
+        assert "activity-comment" not in page and 'hx-trigger="load"' in page
         # The feed shows the latest 50 entries (comments and status changes).
         feed = client.get(f"/plans/{plan.pk}/activity/").content.decode()
         assert feed.count("activity-comment") == min(sizes["comments"], 47)

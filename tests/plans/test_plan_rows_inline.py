@@ -17,6 +17,7 @@ from plans.models import AuditEvent, MaintenanceWindow, Milestone, Task
 from plans.services import plans as plan_services
 from plans.services import tasks as task_services
 from plans.services import windows as window_services
+from tests.pages import page_html
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -210,7 +211,7 @@ def test_another_teams_row_is_404(client_for, outsider, milestone, window, task,
 
 def test_viewer_sees_no_edit_and_may_not_save(client_for, viewer, milestone, window, task):
     client = client_for(viewer)
-    page = client.get(reverse("plan_detail", args=[milestone.plan_id])).content.decode()
+    page = page_html(client, reverse("plan_detail", args=[milestone.plan_id]))
     assert "?edit=1" not in page.split('id="activity-card"')[0]
     assert client.get(_url("task", task.pk) + "?edit=1", **HX).status_code == 403
     response = client.post(
@@ -221,9 +222,7 @@ def test_viewer_sees_no_edit_and_may_not_save(client_for, viewer, milestone, win
 
 
 def test_planner_sees_an_edit_control_on_each_row(client_for, planner, milestone, window, task):
-    page = (
-        client_for(planner).get(reverse("plan_detail", args=[milestone.plan_id])).content.decode()
-    )
+    page = page_html(client_for(planner), reverse("plan_detail", args=[milestone.plan_id]))
     for kind, obj in (("milestone", milestone), ("window", window), ("task", task)):
         assert f'hx-get="{_url(kind, obj.pk)}?edit=1"' in page
         row_id = "milestone-row-%d" if kind == "milestone" else kind + "-%d"

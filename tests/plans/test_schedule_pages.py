@@ -9,6 +9,7 @@ import time_machine
 
 from plans.models import PlanSchedule
 from plans.services import plans as plan_services
+from tests.pages import page_html
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ GOOD = {
 
 def test_planner_schedules_a_template_and_sees_its_next_date(client_for, planner, template):
     client = client_for(planner)
-    page = client.get(f"/plans/{template.pk}/").content.decode()
+    page = page_html(client, f"/plans/{template.pk}/")
     assert 'data-testid="schedule-form"' in page
     response = client.post(f"/plans/{template.pk}/schedules/", GOOD, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
@@ -75,8 +76,7 @@ def test_viewer_is_refused_and_outsider_gets_404(client_for, viewer, outsider, t
     url = f"/plans/{template.pk}/schedules/"
     assert client_for(viewer).post(url, GOOD).status_code == 403
     assert client_for(outsider).post(url, GOOD).status_code == 404
-    assert (
-        'data-testid="schedule-form"'
-        not in client_for(viewer).get(f"/plans/{template.pk}/").content.decode()
+    assert 'data-testid="schedule-form"' not in page_html(
+        client_for(viewer), f"/plans/{template.pk}/"
     )
     assert not PlanSchedule.objects.exists()

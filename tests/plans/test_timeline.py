@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from plans.timeline import LEFT, WIDTH, build_timeline
 from tests import factories
+from tests.pages import page_html
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -83,7 +84,7 @@ def test_plan_page_draws_the_timeline_with_labels(client_for, team, planner):
         starts_at=datetime(2030, 1, 3, 23, tzinfo=BERLIN),
         ends_at=datetime(2030, 1, 4, 1, tzinfo=BERLIN),
     )
-    body = client_for(planner).get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    body = page_html(client_for(planner), reverse("plan_detail", args=[plan.pk]))
     assert "<svg" in body and "testing" in body and ">W1<" in body and "Windows" in body
 
 

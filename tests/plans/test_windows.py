@@ -12,6 +12,7 @@ from plans.models import MaintenanceWindow, WindowServer
 from plans.services import windows as services
 from servers.choices import Environment
 from tests import factories
+from tests.pages import page_html
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -328,7 +329,7 @@ def test_the_plan_page_lists_windows_with_their_warnings(client_for, plan, plann
         plan=plan, starts_at=berlin(2026, 3, 4, 14), ends_at=berlin(2026, 3, 4, 15), title="Daytime"
     )
     WindowServer.objects.create(window=window, server=s["web-stg-01"], expected_downtime_minutes=7)
-    body = client_for(planner).get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    body = page_html(client_for(planner), reverse("plan_detail", args=[plan.pk]))
     assert "Daytime" in body and 'data-code="outside_off_peak"' in body and "7 min" in body
 
 

@@ -16,6 +16,7 @@ from plans.models import Plan, PlanStatusChange
 from plans.notify import events
 from plans.services import plans as services
 from tests import factories
+from tests.pages import page_html
 
 ROLES = list(Role.values)
 PAIRS = [(a, b) for a, b in itertools.product(PlanStatus.values, repeat=2) if a != b]
@@ -146,7 +147,7 @@ def test_status_view_moves_and_records(client_for, team, planner, approver, view
     assert response.status_code == 302
     response = client_for(approver).post(url, {"to_status": "approved"})
     assert Plan.objects.get(pk=plan.pk).status == PlanStatus.APPROVED
-    page = client_for(planner).get(f"/plans/{plan.pk}/").content.decode()
+    page = page_html(client_for(planner), f"/plans/{plan.pk}/")
     assert "Approved" in page
     # The note is in the activity feed, which the page loads by htmx.
     feed = client_for(planner).get(f"/plans/{plan.pk}/activity/").content.decode()

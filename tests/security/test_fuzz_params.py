@@ -52,6 +52,9 @@ def fuzzed_urls(world) -> list[str]:
         reverse("server_fleet_updates"),
         reverse("plan_list"),
         reverse("plan_detail", args=[plan.pk]),
+        # The cards the plan page loads right after itself, with the page's parameters.
+        reverse("plan_live_part", args=[plan.pk, "tasks"]),
+        reverse("plan_live_part", args=[plan.pk, "windows"]),
         reverse("plan_scope", args=[plan.pk]),
         reverse("plan_activity", args=[plan.pk]),
         reverse("plan_history", args=[plan.pk]),

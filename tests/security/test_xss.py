@@ -38,6 +38,7 @@ from plans.models import (
 from plans.models import TestRun as EvidenceTestRun  # not a pytest class
 from servers.models import InventoryToken, PendingUpdate, Server, ServerPackage, Tag
 from servers.services import normalize_hostname
+from tests.pages import with_loaded_parts
 
 from .html_check import html_problems
 
@@ -193,7 +194,8 @@ def pages(world) -> list[tuple[str, dict]]:
 def _get(client, url, headers):
     response = client.get(url, **headers)
     assert response.status_code == 200, f"{url}: {response.status_code}"
-    return response.content.decode()
+    # With the parts the page loads right after itself (the plan page's cards).
+    return with_loaded_parts(client, response.content.decode())
 
 
 @pytest.mark.django_db

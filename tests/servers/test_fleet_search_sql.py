@@ -37,16 +37,15 @@ RPM_VERSIONS = ["3.0.7-27.el9", "3.0.7-3.el9", "1:3.0.7-27.el9", "3.0.1-41.el9_0
 BOUNDS = ["3.0.11-1", "3.0.11", "3.0.10", "3.0.7-27.el9", "1:0", "3.0.11-1~deb12u3", "2", "~"]
 
 
-@pytest.fixture
-def mixed_fleet(team):
-    for i, version in enumerate(DEB_VERSIONS):
+def _fleet(team, families=("deb", "rpm")):
+    for i, version in enumerate(DEB_VERSIONS if "deb" in families else []):
         server = factories.ServerFactory(team=team, hostname=f"deb-{i:02d}")
         inventory_import(
             server=server,
             data=query_listing({"openssl": version, "bash": "5.2.15-2+b2"}),
             source=SnapshotSource.COMMAND,
         )
-    for i, version in enumerate(RPM_VERSIONS):
+    for i, version in enumerate(RPM_VERSIONS if "rpm" in families else []):
         server = factories.ServerFactory(team=team, hostname=f"rpm-{i:02d}")
         inventory_import(
             server=server,
@@ -56,8 +55,18 @@ def mixed_fleet(team):
         )
 
 
+@pytest.fixture
+def mixed_fleet(team):
+    _fleet(team)
+
+
+# A fleet of one ordering takes the bound as one index range (no server's family per
+# row); a mixed one compares each row in its server's family: the same answers.
+@pytest.mark.parametrize("families", [("deb", "rpm"), ("deb",), ("rpm",)])
 @pytest.mark.parametrize("below", BOUNDS)
-def test_below_matches_the_package_managers_own_comparison(viewer, team, mixed_fleet, below):
+def test_below_matches_the_package_managers_own_comparison(viewer, team, families, below):
+    _fleet(team, families)
+    assert selectors.team_package_families(team=team) == list(families)
     expected = []
     for row in ServerPackage.objects.filter(name="openssl", server__team=team).select_related(
         "server"
@@ -97,8 +106,9 @@ def test_fleet_search_pages_in_sql(client_for, viewer, team, django_assert_max_n
         )
     client = client_for(viewer)
     client.get(reverse("server_fleet_search"), {"name": "openssl"})
-    # session, user, memberships, count, the page's 100 rows, their pending candidates
-    with django_assert_max_num_queries(6):
+    # session, user, memberships, the team's version orderings (for the bound), count,
+    # the page's 100 rows, their pending candidates
+    with django_assert_max_num_queries(7):
         response = client.get(
             reverse("server_fleet_search"), {"name": "openssl", "below": "3.0.2", "page": 2}
         )

@@ -1,0 +1,52 @@
+"""A page as the browser ends up showing it when some of its parts come right after it
+(htmx `hx-get` with `hx-trigger="load..."`: the plan page's windows and tasks cards, its
+readiness card and activity feed): the page with each such part's answer swapped in,
+fetched by the same test client, as htmx would do it."""
+
+from __future__ import annotations
+
+import html
+import re
+
+# The opening tag of an element that loads its content once the page is in.
+_LOADS = re.compile(r'<(div)\b[^>]*?\bhx-get="([^"]+)"[^>]*?\bhx-trigger="load\b[^"]*"[^>]*>')
+_SWAP = re.compile(r'\bhx-swap="([a-zA-Z]+)')
+_DIV = re.compile(r"<div\b|</div>")
+
+
+def _element_end(page: str, start: int) -> int:
+    """Where the <div> whose content starts at `start` closes (after its </div>)."""
+    depth = 1
+    for tag in _DIV.finditer(page, start):
+        depth += 1 if tag.group(0) == "<div" else -1
+        if depth == 0:
+            return tag.end()
+    raise AssertionError("unclosed <div> around a part the page loads")
+
+
+def with_loaded_parts(client, page: str) -> str:
+    """`page` with every part it loads swapped in (each answer must be 200)."""
+    out, pos = [], 0
+    for found in _LOADS.finditer(page):
+        if found.start() < pos:
+            continue  # inside a part already replaced
+        url = html.unescape(found.group(2))
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        part = response.content.decode()
+        end = _element_end(page, found.end())
+        swap = _SWAP.search(found.group(0))
+        if swap and swap.group(1) == "outerHTML":
+            out += [page[pos : found.start()], part]
+        else:
+            out += [page[pos : found.end()], part, "</div>"]
+        pos = end
+    out.append(page[pos:])
+    return "".join(out)
+
+
+def page_html(client, url: str, **params) -> str:
+    """GET `url` (200) and return it with its loaded parts, as the browser shows it."""
+    response = client.get(url, params or None)
+    assert response.status_code == 200, (url, response.status_code)
+    return with_loaded_parts(client, response.content.decode())
