@@ -9,19 +9,18 @@ import html
 import re
 
 # The opening tag of an element that loads its content once the page is in.
-_LOADS = re.compile(r'<(div)\b[^>]*?\bhx-get="([^"]+)"[^>]*?\bhx-trigger="load\b[^"]*"[^>]*>')
+_LOADS = re.compile(r'<(div|tbody)\b[^>]*?\bhx-get="([^"]+)"[^>]*?\bhx-trigger="load\b[^"]*"[^>]*>')
 _SWAP = re.compile(r'\bhx-swap="([a-zA-Z]+)')
-_DIV = re.compile(r"<div\b|</div>")
 
 
-def _element_end(page: str, start: int) -> int:
-    """Where the <div> whose content starts at `start` closes (after its </div>)."""
+def _element_end(page: str, start: int, tag: str) -> int:
+    """Where the <tag> whose content starts at `start` closes (after its end tag)."""
     depth = 1
-    for tag in _DIV.finditer(page, start):
-        depth += 1 if tag.group(0) == "<div" else -1
+    for found in re.finditer(rf"<{tag}\b|</{tag}>", page[start:]):
+        depth += -1 if found.group(0).startswith("</") else 1
         if depth == 0:
-            return tag.end()
-    raise AssertionError("unclosed <div> around a part the page loads")
+            return start + found.end()
+    raise AssertionError(f"unclosed <{tag}> around a part the page loads")
 
 
 def with_loaded_parts(client, page: str) -> str:
@@ -34,12 +33,13 @@ def with_loaded_parts(client, page: str) -> str:
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         part = response.content.decode()
-        end = _element_end(page, found.end())
+        tag = found.group(1)
+        end = _element_end(page, found.end(), tag)
         swap = _SWAP.search(found.group(0))
         if swap and swap.group(1) == "outerHTML":
             out += [page[pos : found.start()], part]
         else:
-            out += [page[pos : found.end()], part, "</div>"]
+            out += [page[pos : found.end()], part, f"</{tag}>"]
         pos = end
     out.append(page[pos:])
     return "".join(out)

@@ -156,8 +156,8 @@ def test_plan_page_queries_do_not_grow(
         plan = build_plan(team, planner, people, **sizes)
         # The page's first answer: session, user, memberships, plan (+owner, team, source
         # title, server count), references, milestones, their sign-off people, the
-        # timeline's windows, the first 50 scope servers, their tags, pending updates.
-        with django_assert_max_num_queries(11):
+        # timeline's windows.
+        with django_assert_max_num_queries(8):
             response = client.get(f"/plans/{plan.pk}/")
         assert response.status_code == 200
         page = response.content.decode()
@@ -165,10 +165,17 @@ def test_plan_page_queries_do_not_grow(
         # windows (session, user, memberships, plan, windows with their milestone, their
         # servers, the checks' team windows, off-peak, freezes, the edit right) and tasks
         # (session, user, memberships, plan, milestones, members, first page with count).
-        for part, budget in (("windows", 10), ("tasks", 7)):
+        # The scope's first 50 rows: session, user, memberships, plan, servers, their tags,
+        # pending updates.
+        for url, budget in (
+            (f"/plans/{plan.pk}/live/windows/", 10),
+            (f"/plans/{plan.pk}/live/tasks/", 7),
+            (f"/plans/{plan.pk}/scope/rows/", 7),
+        ):
             with django_assert_max_num_queries(budget):
-                assert client.get(f"/plans/{plan.pk}/live/{part}/").status_code == 200
+                assert client.get(url).status_code == 200
         assert "data-task-row" not in page and 'data-testid="tasks-pending"' in page
+        assert 'data-testid="scope-pending"' in page
         body = with_loaded_parts(client, page)
         assert body.count('data-testid="milestone-row"') == sizes["milestones"]
         assert "activity-comment" not in page and 'hx-trigger="load"' in page
