@@ -40,13 +40,24 @@ def document_text(plan, name: str) -> str:
 # processing instructions: CommonMark 6.6); that `<` becomes `&lt;`, which every
 # viewer shows as the character. A lone `<` (as in `a < b`) stays as typed.
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+# Links and images whose destination is not plainly web, mail or in-page: a viewer
+# follows `[x](javascript:...)` (or `javascript&colon;`, which CommonMark decodes), as
+# the page's own renderer never does (plans.markdown allows http(s) and mailto). The
+# `](` of an inline link, or the `[` of a reference definition, is escaped: the viewer
+# then shows the text as typed instead of a link.
+_SAFE_DESTINATION = r"\s*<?(?:https?://|mailto:|#|$|\))"
+_INLINE_LINK = re.compile(rf"\]\((?!{_SAFE_DESTINATION})")
+_REFERENCE_DEFINITION = re.compile(rf"^( {{0,3}})\[(?=[^\]\n]*\]:(?!{_SAFE_DESTINATION}))", re.M)
 
 
 @register.filter
 def md_text(value) -> str:
     """A multi-line Markdown text (objective, plans, lessons) with raw HTML made
-    text; its own Markdown (lists, emphasis, quotes) still renders."""
-    return _HTML_START.sub("&lt;", str(value or ""))
+    text and links only to the web, mail and the page itself; its own Markdown
+    (lists, emphasis, quotes, such links) still renders."""
+    text = _HTML_START.sub("&lt;", str(value or ""))
+    text = _INLINE_LINK.sub(r"]\\(", text)
+    return _REFERENCE_DEFINITION.sub(r"\1\\[", text)
 
 
 @register.filter

@@ -1,5 +1,6 @@
 """The post-implementation review and the report (page and Markdown)."""
 
+import re
 import zoneinfo
 from datetime import timedelta
 
@@ -252,6 +253,28 @@ def test_the_markdown_export_shows_html_in_titles_and_texts_as_text(
     # A "|" in a cell does not split the table; a backtick does not end a code span.
     assert "db \\| &lt;img" in text
     assert "``a`b``" in text
+
+
+def test_the_markdown_export_links_only_to_the_web_mail_and_the_page(client_for, team, owner):
+    import markdown as md
+
+    plan = make_plan(
+        team,
+        owner,
+        objective="[run](javascript:alert(1)) [coded](javascript&colon;alert(2)) "
+        "![img](data:text/html,x) [docs](https://example.org/a) [mail](mailto:ops@example.org)",
+        lessons_learned="See [ref].\n\n[ref]: javascript:alert(3)",
+    )
+    text = client_for(owner).get(f"/plans/{plan.pk}/report.md").content.decode()
+    html = md.markdown(text)
+    # What a viewer would follow or load is only the web and mail links...
+    assert re.findall(r'(?:href|src)="([^"]+)"', html) == [
+        "https://example.org/a",
+        "mailto:ops@example.org",
+    ]
+    # ...the others read as typed.
+    for typed in ("[run](javascript:alert(1))", "![img](data:text/html,x)", "[ref]: javascript"):
+        assert typed in html
 
 
 def test_the_markdown_export_has_every_heading_of_the_page(
