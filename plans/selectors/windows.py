@@ -96,12 +96,10 @@ class WindowRow:
     problems: list[Problem]
 
 
-def windows_card(*, plan: Plan, user, windows=None, milestones=None) -> dict:
-    """Context of the plan page's windows card: 5 queries whatever the sizes (windows,
-    their servers, and the checks' three); 3 when the plan page passes in the `windows`
-    it has read (windows_of_plan) for the timeline too."""
-    if windows is None:
-        windows = windows_of_plan(plan=plan, milestones=milestones)
+def windows_card(*, plan: Plan, user) -> dict:
+    """Context of the plan page's windows card: 6 queries whatever the sizes (windows
+    with their milestone, their servers, the checks' three, the edit right)."""
+    windows = windows_of_plan(plan=plan)
     problems = plan_window_problems(plan, windows=windows)
     link = reverse("window_detail", args=[0]).replace("/0/", "/{}/")
     rows = []

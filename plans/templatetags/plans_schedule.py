@@ -20,8 +20,8 @@ register = template.Library()
 
 def _shared(context, plan) -> dict:
     """What the plan page has read already for this plan (plans.selectors.plans.plan_page
-    puts `schedule` in the context: milestones, windows), so the pieces don't read the
-    same rows again; empty when a piece is rendered on its own."""
+    puts `schedule` in the context: its milestones), so the pieces don't read the same
+    rows again; empty when a piece is rendered on its own."""
     shared = context.get("schedule")
     if shared and shared.get("plan_id") == plan.pk:
         return shared
@@ -31,20 +31,17 @@ def _shared(context, plan) -> dict:
 @register.simple_tag(takes_context=True)
 def plan_timeline(context, plan) -> str:
     """The timeline picture (templates/jinja2/plans/timeline.jinja: a loop of shapes):
-    2 queries (milestones, windows), none on the plan page."""
+    2 queries (milestones, windows), 1 on the plan page."""
     shared = _shared(context, plan)
     if "milestones" in shared:
         milestones = shared["milestones"]
     else:
         milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
-    if "windows" in shared:
-        windows = [w for w in shared["windows"] if w.cancelled_at is None]
-    else:
-        windows = list(
-            MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None).only(
-                "starts_at", "ends_at", "title", "cancelled_at"
-            )
+    windows = list(
+        MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None).only(
+            "starts_at", "ends_at", "title", "cancelled_at"
         )
+    )
     return jinja(
         context,
         "plans/timeline.jinja",
@@ -59,14 +56,8 @@ def plan_timeline(context, plan) -> str:
 @register.simple_tag(takes_context=True)
 def plan_windows(context, plan) -> str:
     """The windows card with each window's warnings (templates/jinja2/plans/
-    windows_card.jinja): 5 queries (3 on the plan page)."""
-    shared = _shared(context, plan)
-    data = windows_card(
-        plan=plan,
-        user=context["request"].user,
-        windows=shared.get("windows"),
-        milestones=shared.get("milestones"),
-    )
+    windows_card.jinja): 6 queries; the plan page loads it after itself."""
+    data = windows_card(plan=plan, user=context["request"].user)
     return jinja(
         context, "plans/windows_card.jinja", zone=timezone.get_current_timezone_name(), **data
     )

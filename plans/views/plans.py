@@ -208,10 +208,6 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = selectors.plan_get_for_user(user=request.user, plan_id=plan_id)
     context = {
         **selectors.plan_page(plan=plan, user=request.user),
-        # The windows/tasks/timeline partials load their own data (plans_schedule
-        # tags); these stay lazy querysets for any include that wants them.
-        "windows": plan.windows.all(),
-        "tasks": plan.tasks.all(),
         "comment_form": CommentForm(),
         "milestone_add_form": MilestoneAddForm(),
         "milestones_import_form": MilestonesImportForm(),
