@@ -47,7 +47,9 @@ def _nav(page, name):
 def _fleet_search(page, package, below=""):
     page.get_by_label("Package").fill(package)
     page.get_by_label("Below version").fill(below)
-    page.get_by_role("button", name="Search").click()
+    # A form GET: read the hits only once the answer has replaced the page.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Search").click()
 
 
 def _hosts(page):
