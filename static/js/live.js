@@ -6,7 +6,8 @@
 // the form. The other pieces (data-live-panel="NAME": activity, readiness, milestones,
 // windows, timeline, run) refresh through their own hx-get on a "refresh" event; one
 // with a field being typed in (focused, or changed and not saved) waits until it is
-// left, so nothing typed is ever replaced; nor is one with a row's editor open.
+// left, so nothing typed is ever replaced; nor is one with a row's editor open. Nor is
+// a section or piece with a pointer held down in it: see "pressed" below.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -45,6 +46,33 @@
   // Pieces whose counter moved and that are not refreshed yet (one was being typed in).
   var stale = {};
   var refreshedAt = {};
+
+  // The element a pointer is held down on. A click is a press and a release a tenth of
+  // a second apart; a refresh that replaced the button in between swallowed the click
+  // (the pressed element is gone when the mouse comes up, so no click is fired). The
+  // section or piece under the pointer waits and refreshes after the release.
+  var pressed = null;
+  var heldSections = {};
+  function underPointer(elt) {
+    return pressed !== null && elt.contains(pressed);
+  }
+  function release() {
+    if (pressed === null) { return; }
+    // The click follows the release in the same task: let it go first.
+    setTimeout(function () {
+      pressed = null;
+      Object.keys(heldSections).forEach(function (name) {
+        var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
+        if (section && !section.classList.contains("is-editing")) { refresh(section); }
+      });
+      heldSections = {};
+      refreshPanels();
+    }, 0);
+  }
+  document.addEventListener("pointerdown", function (event) { pressed = event.target; }, true);
+  document.addEventListener("pointerup", release, true);
+  document.addEventListener("pointercancel", release, true);
+  window.addEventListener("blur", release);
 
   function typing(panel) {
     // A row with its editor open (or its merge view) is being worked on, typed in or not.
@@ -94,7 +122,7 @@
       var found = panels(name);
       var waiting = false;
       found.forEach(function (panel) {
-        if (typing(panel)) { waiting = true; return; }
+        if (typing(panel) || underPointer(panel)) { waiting = true; return; }
         window.htmx.trigger(panel, "refresh");
       });
       if (!waiting) {
@@ -105,13 +133,21 @@
   }
 
   // A refresh answered after someone started typing in its piece (or opened a row's
-  // editor there) while it was on its way is dropped; the piece stays stale and is
-  // fetched again once it is left.
+  // editor there, or pressed a button in it) while it was on its way is dropped; the
+  // piece stays stale and is fetched again once it is left. Refreshes are the requests
+  // of the section or piece itself; what people click inside it comes from inner
+  // elements and is never held.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     var config = event.detail.requestConfig;
-    if (!elt || !elt.dataset || !elt.dataset.livePanel || !config || config.verb !== "get") { return; }
-    if (elt.dataset.livePanel !== "run" && typing(elt)) {
+    if (!elt || !elt.dataset || !config || config.verb !== "get") { return; }
+    if (elt.dataset.section && underPointer(elt)) {
+      event.detail.shouldSwap = false;
+      heldSections[elt.dataset.section] = true;
+      return;
+    }
+    if (!elt.dataset.livePanel) { return; }
+    if (underPointer(elt) || (elt.dataset.livePanel !== "run" && typing(elt))) {
       event.detail.shouldSwap = false;
       stale[elt.dataset.livePanel] = true;
     }
@@ -129,6 +165,8 @@
       }
       if (section.classList.contains("is-editing")) {
         if (entry.by !== me) { markChanged(section, entry.by); }
+      } else if (underPointer(section)) {
+        heldSections[name] = true;
       } else {
         refresh(section);
       }

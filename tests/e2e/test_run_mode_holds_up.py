@@ -74,6 +74,48 @@ def test_a_note_typed_during_live_refreshes_is_saved_with_verified(
     assert LogEntry.objects.filter(kind="status", body__contains=text).exists()
 
 
+def test_a_click_held_down_while_the_board_refreshes_still_counts(
+    page, live_server, login, engineer, running
+):
+    """A person's click takes a tenth of a second from press to release; a refresh that
+    replaced the board in between swallowed it (the button pressed was gone when the
+    mouse came up), one click in forty at 23:00 and a CI failure. While a pointer is
+    down on the board its refresh waits, and comes once the click is done."""
+    plan, window, _servers = running
+    page.set_default_timeout(TIMEOUT)
+    login(page, engineer)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/windows/{window.pk}/run/")
+    live_answers = []
+    page.on("response", lambda r: live_answers.append(r) if "/live/?" in r.url else None)
+    page.evaluate(
+        """() => { window.boardSwaps = 0;
+        document.body.addEventListener('htmx:afterSwap', (e) => {
+          const c = e.detail.requestConfig;
+          if (c && c.verb === 'get' && c.path.endsWith('/board/')) { window.boardSwaps++; }
+        }); }"""
+    )
+    button = _row(page, "db-staging-1").get_by_role("button", name="In progress: db-staging-1")
+    box = button.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    # Held down for three of the page's live ticks: the board (1 s refresh here) is due
+    # at each of them.
+    seen = len(live_answers)
+    deadline = time.monotonic() + 15
+    while len(live_answers) < seen + 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert len(live_answers) >= seen + 3, "the page stopped asking for changes"
+    assert page.evaluate("window.boardSwaps") == 0, "the board was replaced under the pointer"
+    page.mouse.up()
+    expect(_row(page, "db-staging-1").get_by_test_id("exec-status")).to_have_text("In progress")
+    # The refresh held back comes once the pointer is up.
+    deadline = time.monotonic() + 15
+    while page.evaluate("window.boardSwaps") == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate("window.boardSwaps") > 0, "the refresh held back never came"
+    assert ServerExecution.objects.get(server__hostname="db-staging-1").status == "in_progress"
+
+
 def test_a_refused_click_leaves_the_page_whole_and_keeps_what_was_typed(
     page, live_server, login, shot, engineer, running
 ):
