@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.notification_list, name="notification_list"),
     path("bell/", views.notification_bell, name="notification_bell"),
     path("read/", views.notification_mark_read, name="notification_mark_read"),
+    path("<int:notification_id>/", views.notification_open, name="notification_open"),
     path("preferences/", views.notification_preferences, name="notification_preferences"),
     path(
         "preferences/calendar/reset/",

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -60,6 +61,37 @@ def test_mark_read_touches_only_my_own_rows(client_for, team, engineer, viewer, 
     theirs.refresh_from_db()
     assert mine.read_at is not None
     assert theirs.read_at is None
+
+
+def test_opening_a_notification_marks_it_read_and_goes_where_it_points(
+    client_for, team, engineer, viewer
+):
+    mine = _row(engineer, team, context={"title": "Window moved", "path": "/plans/7/"})
+    other = _row(engineer, team, context={"title": "Mentioned", "path": "/plans/8/"})
+    theirs = _row(viewer, team)
+    client = client_for(engineer)
+    page = client.get(reverse("notification_list")).content.decode()
+    assert f'href="{reverse("notification_open", args=[mine.pk])}"' in page
+    response = client.get(reverse("notification_open", args=[mine.pk]))
+    assert response.status_code == 302 and response["Location"] == "/plans/7/"
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.read_at is not None and other.read_at is None
+    # Opening it again keeps the first reading time.
+    first = mine.read_at
+    client.get(reverse("notification_open", args=[mine.pk]))
+    mine.refresh_from_db()
+    assert mine.read_at == first
+    # Someone else's: a 404, and it stays unread.
+    assert client.get(reverse("notification_open", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    # A path that leaves the site (not one PatchPlan writes) lands on the list instead.
+    away = _row(engineer, team, context={"title": "x", "path": "//evil.example/"})
+    response = client.get(reverse("notification_open", args=[away.pk]))
+    assert response["Location"] == reverse("notification_list")
+    # Only a GET (a link); a POST is refused.
+    assert client.post(reverse("notification_open", args=[other.pk])).status_code == 405
 
 
 def test_list_query_count_does_not_grow(client_for, team, engineer, django_assert_max_num_queries):
