@@ -99,6 +99,9 @@ def test_reminder_lists_hosts_links_run_mode_and_says_each_persons_part(
     assert "  - stage-01 (staging)" in text and "  - web-00 (production)" in text
     assert "<code>web-00</code>" in html and "(production)" in html
     assert "Open the run mode" in html
+    # The window page once: no second "Open in PatchPlan" to the same place.
+    assert text.count(f"https://patchplan.example.com/plans/windows/{window.pk}/\n") == 1
+    assert "Open in PatchPlan" not in text and "Open in PatchPlan" not in html
 
     text, html = both(sent[approver.email])
     assert "You approve the go for deployment" in text

@@ -139,6 +139,10 @@ def test_invitation_goes_out_with_a_one_line_subject(
     assert mime["Bcc"] is None and message.bcc == []
     assert "Blue Bcc: x@evil.example" in str(mime["Subject"])
     assert message.to == ["new.person@example.test"]
+    # In the text body too the names stay on the sentence's line: no line of its own
+    # that could read as something PatchPlan said.
+    assert "Bcc: x@evil.example on PatchPlan as Engineer." in message.body
+    assert not any(line.startswith("Bcc:") for line in message.body.splitlines())
 
 
 def test_window_reminder_email_is_sent_with_a_one_line_subject(team, planner, engineer, frozen):
