@@ -289,9 +289,13 @@ def plan_report(*, plan: Plan) -> dict:
 
 def signoff_panel(*, plan: Plan, user) -> dict:
     """Each milestone with its readiness checks, its sign-offs (current round and
-    earlier ones) and whether `user` may sign it now, and the windows to run: 14
+    earlier ones) and whether `user` may sign it now, and the windows to run: 15
     queries whatever the sizes (milestones, sign-off people, sign-offs, the readiness
-    checks' nine, the windows)."""
+    checks' nine, the windows, the emergency changes).
+
+    Once a milestone's work has started (a window of it started, or it is signed
+    off) its entry gate is history: the panel says how it started (after the go, or
+    on an emergency change, with who, when and why), never "may not start yet"."""
     from patchplan.teams.selectors import role_in_team
     from plans.services.signoff import signoff_eligible
 
@@ -299,7 +303,20 @@ def signoff_panel(*, plan: Plan, user) -> dict:
     role = role_in_team(user=user, team_id=plan.team_id)
     open_seen = False
     four_eyes_blocked = plan.team.four_eyes and plan.owner_id == user.pk
+    windows = list(
+        MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
+        .select_related("plan")
+        .order_by("starts_at", "pk")
+    )
+    started = {w.milestone_id for w in windows if w.actual_starts_at is not None}
+    emergencies = list(
+        GateOverride.objects.filter(plan_id=plan.pk)
+        .select_related("by", "window")
+        .order_by("at", "pk")
+    )
     for m in data:
+        m.emergencies = [o for o in emergencies if o.milestone_id == m.pk]
+        m.work_started = bool(m.emergencies) or m.pk in started or m.signed_off_at is not None
         m.current = [s for s in m.signoffs.all() if s.round == m.signoff_round]
         m.earlier = [s for s in m.signoffs.all() if s.round != m.signoff_round]
         done = [s for s in m.current if s.stage == SignOffStage.EXIT]
@@ -323,11 +340,6 @@ def signoff_panel(*, plan: Plan, user) -> dict:
             and m.go_given_at is None
             and not any(s.user_id == user.pk for s in go)
         )
-    windows = list(
-        MaintenanceWindow.objects.filter(plan_id=plan.pk, cancelled_at=None)
-        .select_related("plan")
-        .order_by("starts_at", "pk")
-    )
     return {
         "plan": plan,
         "milestones": data,

@@ -416,6 +416,14 @@ def test_major_software_upgrade_through_every_phase(
     review.get_by_role("button", name="Approve").click()
     expect(_panel(approver_page, "review").get_by_test_id("signed-off")).to_be_visible()
     assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED_EXC
+    # The deployment's entry gate is history now: it started on the emergency change
+    # (who, why), and no longer "may not start yet".
+    deployment = _panel(approver_page, "deployment")
+    expect(deployment.get_by_test_id("started-emergency")).to_be_visible()
+    expect(deployment.get_by_test_id("may-not-start")).to_have_count(0)
+    expect(deployment.get_by_test_id("emergency-note")).to_contain_text(approver.display_name)
+    deployment.scroll_into_view_if_needed()
+    shot(approver_page, "upgrade-10a-deployment-started-on-emergency")
     assert SignOff.objects.filter(milestone__plan=plan).count() == 5
     # The plan page says so, with the server that was not verified.
     planner_page.goto(f"{base}/")

@@ -162,6 +162,24 @@ def test_a_start_on_an_emergency_change_tells_the_plans_people_before_the_go(
     assert "Reason: Emergency change ordered by" in message.body
 
 
+def test_the_signoff_panel_says_how_work_started_not_that_it_may_not_start(
+    client_for, plan, window, servers, approver, engineer
+):
+    """Before the go the deployment "may not start yet"; once an emergency change
+    started it, the panel says so (who, when, why), not "may not start yet"."""
+    url = f"/plans/{plan.pk}/signoff/"
+    page = client_for(engineer).get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="may-not-start"' in page and "Emergency change" not in page
+    window_override_gate(window=window, by=approver, reason="Exploited in the wild.")
+    run.window_start(window=window, by=engineer)
+    page = client_for(engineer).get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="may-not-start"' not in page
+    assert 'data-testid="started-emergency"' in page
+    assert f"by {approver.display_name}, 2 Dec 2026" in page
+    assert "Reason: Exploited in the wild." in page
+    assert "“The go from the milestone" in page
+
+
 def test_an_early_start_asks_for_confirmation_and_is_recorded(
     plan, servers, owner, approver, engineer
 ):
