@@ -35,15 +35,18 @@ test: install
 
 # The clock-sensitive tests at 00:30, 06:00, 11:59, 12:01 and 23:30 Berlin on the
 # DST-change Sundays and 31 December (time-machine; see tests/clock_matrix.sh).
-# Then the browser flows through the gates at two of those instants, either side of a
-# midnight (one round of CLOCK_JOBS=2: the browser flows are the slow part of CI).
+# Then the browser flows through the gates at one of those instants, half an hour after
+# midnight on the DST Sunday (the hours before noon failed CI once; the clocks change
+# during the windows the flows run), on two xdist workers. They ran at 23:30 on
+# 31 December too until CI neared its 20 minutes (2.5 of the 12.3 minutes on this
+# machine); the year's end stays in the matrix above.
 CLOCK_BROWSER_MODULES := tests/e2e/test_major_upgrade_flow.py tests/e2e/test_run_mode_holds_up.py \
   tests/e2e/test_advisory_flow.py tests/e2e/test_security_patch_flow.py tests/e2e/test_window_reminder_flow.py
-CLOCK_BROWSER_POINTS := 2027-03-28T00:30+01:00 2026-12-31T23:30+01:00
+CLOCK_BROWSER_POINTS := 2027-03-28T00:30+01:00
 test-clock: install
 	PY=$(PY) tests/clock_matrix.sh $(CLOCK_ARGS)
 	PY=$(PY) CLOCK_MODULES="$(CLOCK_BROWSER_MODULES)" CLOCK_POINTS="$(CLOCK_BROWSER_POINTS)" \
-	  tests/clock_matrix.sh $(CLOCK_ARGS)
+	  tests/clock_matrix.sh -n 2 $(CLOCK_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
