@@ -474,7 +474,62 @@ def plan_page(*, plan: Plan, user) -> dict:
         ],
         "can_edit": user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN),
         "can_comment": user_can(user=user, team_id=plan.team_id, action=Action.COMMENT),
+        "exceptions": plan_exceptions(plan=plan) if plan.status == PlanStatus.COMPLETED_EXC else [],
     }
+
+
+@dataclass(frozen=True)
+class PlanException:
+    """A server in scope that a plan completed without verifying."""
+
+    server_id: int
+    hostname: str
+    status: str  # its last status in the plan ("" when no window reached it)
+    status_label: str
+    follow_up_plan_id: int | None
+    follow_up_plan_title: str
+    risk_accepted: bool
+
+
+def plan_exceptions(*, plan: Plan) -> list[PlanException]:
+    """The "with exceptions" of a completed plan: each server in scope whose last
+    execution (by window start) is not Verified, with what follows it (a follow-up
+    plan or an accepted risk). Three queries, whatever the sizes."""
+    from plans.choices import ExecutionStatus
+    from plans.models import FollowUp, ServerExecution
+
+    latest: dict[int, str] = {}
+    for server_id, status in (
+        ServerExecution.objects.filter(plan_id=plan.pk, window__cancelled_at=None)
+        .order_by("window__starts_at", "pk")
+        .values_list("server_id", "status")
+    ):
+        latest[server_id] = status
+    follow_ups: dict[int, tuple[int | None, str]] = {}
+    for server_id, follow_up_id, follow_up_title in (
+        FollowUp.objects.filter(plan_id=plan.pk)
+        .order_by("at", "pk")
+        .values_list("server_id", "follow_up_plan_id", "follow_up_plan__title")
+    ):
+        follow_ups[server_id] = (follow_up_id, follow_up_title or "")
+    rows = []
+    for server_id, hostname in plan.servers.order_by("hostname").values_list("pk", "hostname"):
+        status = latest.get(server_id, "")
+        if status == ExecutionStatus.VERIFIED:
+            continue
+        follow_up_id, follow_up_title = follow_ups.get(server_id, (None, ""))
+        rows.append(
+            PlanException(
+                server_id=server_id,
+                hostname=hostname,
+                status=status,
+                status_label=str(ExecutionStatus(status).label) if status else str(_("not run")),
+                follow_up_plan_id=follow_up_id,
+                follow_up_plan_title=follow_up_title,
+                risk_accepted=server_id in follow_ups and follow_up_id is None,
+            )
+        )
+    return rows
 
 
 def schedules_of(*, plan: Plan) -> list:

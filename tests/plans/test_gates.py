@@ -2,6 +2,7 @@
 checks (the go for deployment); an approver's emergency change; early starts;
 reasons and the execution log; completion only by the review."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -265,7 +266,7 @@ def _run_to_review(plan, window, servers, owner, approver, engineer, *, roll_bac
 
 
 def test_a_plan_completes_when_its_review_is_signed_off(
-    plan, window, servers, owner, approver, engineer
+    client_for, plan, window, servers, owner, approver, engineer
 ):
     _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=False)
     plan.refresh_from_db()
@@ -278,10 +279,14 @@ def test_a_plan_completes_when_its_review_is_signed_off(
     plan_lessons_update(plan=plan, lessons_learned="Test the replica first.", by=owner)
     signoff_give(milestone=review, by=approver, decision="approve")
     assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED
+    assert (
+        'data-testid="plan-exceptions"'
+        not in client_for(owner).get(f"/plans/{plan.pk}/").content.decode()
+    )
 
 
 def test_a_rolled_back_server_completes_with_exceptions_and_a_follow_up(
-    plan, window, servers, owner, approver, engineer
+    client_for, plan, window, servers, owner, approver, engineer
 ):
     _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=True)
     plan_lessons_update(plan=plan, lessons_learned="Pin the app first.", by=owner)
@@ -300,9 +305,17 @@ def test_a_rolled_back_server_completes_with_exceptions_and_a_follow_up(
     # Every server has a follow-up now: a second one is refused.
     with pytest.raises(ValidationError):
         plan_create_follow_up(plan=plan, by=owner)
+    # The plan page says which server is the exception, how it ended, what follows.
+    page = client_for(engineer).get(f"/plans/{plan.pk}/").content.decode()
+    [row] = re.findall(r'<li data-testid="plan-exception">(.*?)</li>', page)
+    assert "db-prod-1</a>" in row and "(rolled back)" in row
+    assert f'href="/plans/{follow_up.pk}/"' in row
+    assert "db-staging-1" not in page.split('data-testid="plan-exceptions"')[1].split("</dd>")[0]
 
 
-def test_an_accepted_risk_is_a_follow_up(plan, window, servers, owner, approver, engineer):
+def test_an_accepted_risk_is_a_follow_up(
+    client_for, plan, window, servers, owner, approver, engineer
+):
     _run_to_review(plan, window, servers, owner, approver, engineer, roll_back=True)
     plan_lessons_update(plan=plan, lessons_learned="Pin the app first.", by=owner)
     with pytest.raises(ValidationError):
@@ -312,6 +325,9 @@ def test_an_accepted_risk_is_a_follow_up(plan, window, servers, owner, approver,
     )
     signoff_give(milestone=milestone(plan, "review"), by=approver, decision="approve")
     assert Plan.objects.get(pk=plan.pk).status == PlanStatus.COMPLETED_EXC
+    page = client_for(engineer).get(f"/plans/{plan.pk}/").content.decode()
+    [row] = re.findall(r'<li data-testid="plan-exception">(.*?)</li>', page)
+    assert "db-prod-1</a>" in row and "risk accepted" in row
 
 
 def test_deployment_is_not_signed_off_while_a_server_is_open(
