@@ -7,7 +7,8 @@
 // windows, timeline, run) refresh through their own hx-get on a "refresh" event; one
 // with a field being typed in (focused, or changed and not saved) waits until it is
 // left, so nothing typed is ever replaced; nor is one with a row's editor open. Nor is
-// a section or piece with a pointer held down in it: see "pressed" below.
+// a section or piece with a pointer held down in it or a request of its own on the way:
+// see "pressed" and "inflight" below.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -56,23 +57,59 @@
   function underPointer(elt) {
     return pressed !== null && elt.contains(pressed);
   }
+  // Requests people set off inside a section or piece (an Edit link opening its row's
+  // editor, a picker saving) whose answer is on its way: a refresh that replaced the
+  // piece meanwhile left the answer nowhere to go (an editor opened with Enter never
+  // showed). The piece waits for them too.
+  var inflight = [];
+  function isRefresh(detail) {
+    var elt = detail.elt;
+    return !!(elt && elt.dataset && (elt.dataset.livePanel || elt.dataset.section) &&
+      detail.requestConfig && detail.requestConfig.verb === "get");
+  }
+  function awaited(elt) {
+    inflight = inflight.filter(function (e) { return e.isConnected; });
+    return inflight.some(function (e) { return e !== elt && elt.contains(e); });
+  }
+  function held(elt) {
+    // Also while an answer swapped into it settles: for those 20 ms htmx gives the new
+    // elements the old ones' attributes (an editor just opened would not look open).
+    return underPointer(elt) || awaited(elt) ||
+      elt.classList.contains("htmx-settling") || !!elt.querySelector(".htmx-settling");
+  }
+  function flushHeld() {
+    Object.keys(heldSections).forEach(function (name) {
+      var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
+      if (!section || held(section)) { return; }
+      delete heldSections[name];
+      if (!section.classList.contains("is-editing")) { refresh(section); }
+    });
+    refreshPanels();
+  }
   function release() {
     if (pressed === null) { return; }
     // The click follows the release in the same task: let it go first.
     setTimeout(function () {
       pressed = null;
-      Object.keys(heldSections).forEach(function (name) {
-        var section = document.querySelector("[data-section=\"" + CSS.escape(name) + "\"]");
-        if (section && !section.classList.contains("is-editing")) { refresh(section); }
-      });
-      heldSections = {};
-      refreshPanels();
+      flushHeld();
     }, 0);
   }
   document.addEventListener("pointerdown", function (event) { pressed = event.target; }, true);
   document.addEventListener("pointerup", release, true);
   document.addEventListener("pointercancel", release, true);
   window.addEventListener("blur", release);
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isRefresh(event.detail)) { inflight.push(event.detail.elt); }
+  });
+  // After the answer's swap (htmx fires it on errors, aborts and timeouts too), and after
+  // its settle: until then htmx gives the swapped-in element the old one's attributes
+  // (an open editor would not look open yet).
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var i = inflight.indexOf(event.detail.elt);
+    if (i < 0) { return; }
+    inflight.splice(i, 1);
+    setTimeout(flushHeld, window.htmx.config.defaultSettleDelay + 1);
+  });
 
   function typing(panel) {
     // A row with its editor open (or its merge view) is being worked on, typed in or not.
@@ -122,7 +159,7 @@
       var found = panels(name);
       var waiting = false;
       found.forEach(function (panel) {
-        if (typing(panel) || underPointer(panel)) { waiting = true; return; }
+        if (typing(panel) || held(panel)) { waiting = true; return; }
         window.htmx.trigger(panel, "refresh");
       });
       if (!waiting) {
@@ -138,16 +175,18 @@
   // of the section or piece itself; what people click inside it comes from inner
   // elements and is never held.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
-    var elt = event.detail.elt;
+    // The element that asked (detail.elt is where the answer goes: a section's Edit
+    // link swaps its section too, and must not be held by its own request).
     var config = event.detail.requestConfig;
-    if (!elt || !elt.dataset || !config || config.verb !== "get") { return; }
-    if (elt.dataset.section && underPointer(elt)) {
+    var elt = config && config.elt;
+    if (!elt || !elt.dataset || !isRefresh({ elt: elt, requestConfig: config })) { return; }
+    if (elt.dataset.section && held(elt)) {
       event.detail.shouldSwap = false;
       heldSections[elt.dataset.section] = true;
       return;
     }
     if (!elt.dataset.livePanel) { return; }
-    if (underPointer(elt) || (elt.dataset.livePanel !== "run" && typing(elt))) {
+    if (held(elt) || (elt.dataset.livePanel !== "run" && typing(elt))) {
       event.detail.shouldSwap = false;
       stale[elt.dataset.livePanel] = true;
     }
@@ -165,7 +204,7 @@
       }
       if (section.classList.contains("is-editing")) {
         if (entry.by !== me) { markChanged(section, entry.by); }
-      } else if (underPointer(section)) {
+      } else if (held(section)) {
         heldSections[name] = true;
       } else {
         refresh(section);

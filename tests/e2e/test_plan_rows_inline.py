@@ -5,6 +5,7 @@ live poll. Screenshots: var/screenshots/rows-*.png."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -164,5 +165,51 @@ def test_an_open_row_editor_is_not_replaced_by_a_live_refresh(
         ).to_be_focused()
         expect(other_row).to_be_visible(timeout=WAIT_MS)
         shot(mine, "rows-5-refreshed-after-cancel")
+    finally:
+        mine_ctx.close()
+
+
+def test_an_editor_on_its_way_is_not_lost_to_a_live_refresh(
+    rows, planner, admin, browser, login, live_server
+):
+    """Enter on a row's Edit, and a refresh of the card lands before the editor's answer:
+    the refresh replaced the row the answer was for, and the editor never showed (seen in
+    CI). The card now waits for the answer; with the editor open, it waits on."""
+    plan, milestone, _window, task = rows
+    mine_ctx, mine = _open(browser, login, live_server, planner, plan)
+    try:
+        on_the_way = []
+        mine.route(lambda url: "edit=1" in url, lambda route: on_the_way.append(route))
+        live_answers = []
+        mine.on("response", lambda r: live_answers.append(r) if "/live/?" in r.url else None)
+        mine.locator(f"#task-{task.pk}").get_by_role("link", name="Edit Snapshot the VMs").focus()
+        mine.keyboard.press("Enter")
+        deadline = time.monotonic() + 10
+        while not on_the_way and time.monotonic() < deadline:
+            mine.wait_for_timeout(50)
+        assert on_the_way, "the editor was not asked for"
+        # Someone else adds a task: the card is due for a refresh while the answer waits.
+        other = task_services.task_create(plan=plan, title="Drain the pool", by=admin)
+        plan_services.milestone_update(
+            milestone=milestone,
+            version=milestone.version,
+            by=admin,
+            name="Staging hosts",
+            starts_on=milestone.starts_on,
+            due_on=milestone.due_on,
+        )
+        # The poll has seen the changes (the milestones card shows the new name).
+        expect(mine.locator(f"#milestone-row-{milestone.pk}")).to_contain_text(
+            "Staging hosts", timeout=WAIT_MS
+        )
+        seen = len(live_answers)
+        while len(live_answers) < seen + 2 and time.monotonic() < deadline + WAIT_MS / 1000:
+            mine.wait_for_timeout(100)
+        on_the_way[0].continue_()
+        editor = mine.get_by_test_id(f"row-editor-task-{task.pk}")
+        expect(editor.get_by_label("Title")).to_be_focused()
+        expect(mine.locator(f"#task-{other.pk}")).to_have_count(0)
+        editor.get_by_label("Title").press("Escape")
+        expect(mine.locator(f"#task-{other.pk}")).to_be_visible(timeout=WAIT_MS)
     finally:
         mine_ctx.close()

@@ -57,6 +57,12 @@ NOT_TEAM_OBJECTS = {
     "servers only, tests/advisories/test_views.py",
 }
 
+# A person's own objects: only that person reaches them; to everyone else, their team's
+# admins included, they don't exist (404).
+PERSONAL_OBJECTS = {
+    "notification_open": "a notification is its recipient's, tests/notifications/test_views.py",
+}
+
 # Tables whose rows a refused request may legitimately touch.
 IGNORED_TABLES = {"django_session", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
 
@@ -164,7 +170,10 @@ GET_REDIRECTS_TO_PAGE = {"plan_row": "the row editor without JS: the row's own p
 
 def _shown(response, name: str) -> bool:
     """The member gets the page: 200, 405 for a POST-only URL, or the full page's
-    redirect of a view that answers htmx only (never to the login)."""
+    redirect of a view that answers htmx only (never to the login); for a person's own
+    object (the walk's belongs to another member), the 404 everyone else gets."""
+    if name in PERSONAL_OBJECTS:
+        return response.status_code == 404
     if response.status_code in (200, 405):
         return True
     return (
