@@ -36,6 +36,7 @@ from plans.choices import (
 )
 from plans.models import (
     BackupRecord,
+    ChangeApproval,
     FollowUp,
     MaintenanceWindow,
     Milestone,
@@ -75,6 +76,22 @@ class Check:
     reason: str
 
 
+@dataclass(frozen=True)
+class RunFact:
+    """A test run as the checks read it."""
+
+    result: str
+    run_at: datetime
+
+
+@dataclass(frozen=True)
+class ApprovalFact:
+    """A change approval as the checks read it."""
+
+    change_id: str
+    approved_at: datetime
+
+
 @dataclass
 class Facts:
     """What the checks of one plan need, read once."""
@@ -83,7 +100,10 @@ class Facts:
     # server id -> (hostname, environment)
     scope: dict[int, tuple[str, str]] = field(default_factory=dict)
     backed_up: set[int] = field(default_factory=set)
-    latest_staging_run: TestRun | None = None
+    # every test run on staging, the latest first
+    staging_runs: list[RunFact] = field(default_factory=list)
+    # the latest change approval (by approval time), read only when a milestone checks it
+    latest_approval: ApprovalFact | None = None
     # server id -> status of its latest execution (by window start)
     statuses: dict[int, str] = field(default_factory=dict)
     # window label -> problem messages
@@ -100,6 +120,10 @@ class Facts:
     # the milestone being checked (set per milestone by milestone_gate)
     milestone: Milestone | None = None
 
+    @property
+    def latest_staging_run(self) -> RunFact | None:
+        return self.staging_runs[0] if self.staging_runs else None
+
 
 def phase_of(milestone: Milestone) -> str | None:
     return PHASES.get(milestone.name.strip().lower())
@@ -107,7 +131,8 @@ def phase_of(milestone: Milestone) -> str | None:
 
 def load_facts(plan: Plan, milestones: list[Milestone] | None = None) -> Facts:
     """Read what the checks need: 8 queries plus the window checks' five (one fewer
-    when the milestones are passed in)."""
+    when the milestones are passed in), and one more only when a milestone checks for
+    a change approval (`cab_approval`, a check teams add)."""
     from plans.checks import load_check_context, problems_for
 
     facts = Facts(plan=plan)
@@ -137,11 +162,24 @@ def load_facts(plan: Plan, milestones: list[Milestone] | None = None) -> Facts:
     facts.backed_up = set(
         BackupRecord.objects.filter(plan_id=plan.pk).values_list("server_id", flat=True)
     )
-    facts.latest_staging_run = (
-        TestRun.objects.filter(plan_id=plan.pk, environment=Environment.STAGING)
+    # Every staging run's result and time in the one query that read only the latest:
+    # the second-run check counts the passing ones since the last scope change.
+    facts.staging_runs = [
+        RunFact(result, run_at)
+        for result, run_at in TestRun.objects.filter(
+            plan_id=plan.pk, environment=Environment.STAGING
+        )
         .order_by("-run_at", "-pk")
-        .first()
-    )
+        .values_list("result", "run_at")
+    ]
+    if any("cab_approval" in codes for m in milestones for codes in gate_codes(m)):
+        latest = (
+            ChangeApproval.objects.filter(plan_id=plan.pk)
+            .order_by("-approved_at", "-pk")
+            .values_list("change_id", "approved_at")
+            .first()
+        )
+        facts.latest_approval = ApprovalFact(*latest) if latest else None
     for server_id, status in (
         ServerExecution.objects.filter(plan_id=plan.pk, window__cancelled_at=None)
         .order_by("window__starts_at", "pk")
@@ -263,6 +301,92 @@ def check_staging_test(facts: Facts) -> Check:
         label,
         True,
         _("Passed on staging on %(at)s.") % {"at": _fmt(run.run_at)},
+    )
+
+
+def check_second_staging_test(facts: Facts) -> Check:
+    """Two passing runs on staging since the last scope change, and the latest run passed:
+    for teams whose change process wants the test repeated (a flaky first pass, a rerun
+    after fixes) before deployment."""
+    code = "second_staging_test"
+    label = _("Two passing test runs on staging since the last scope change")
+    changed = facts.plan.scope_changed_at
+    latest = facts.latest_staging_run
+    if latest is None:
+        return Check(code, label, False, _("No test run on staging is recorded."))
+    if latest.result != TestResult.PASS:
+        return Check(
+            code,
+            label,
+            False,
+            _("The latest test run on staging (%(at)s) failed.") % {"at": _fmt(latest.run_at)},
+        )
+    passing = [
+        r
+        for r in facts.staging_runs
+        if r.result == TestResult.PASS and (changed is None or r.run_at >= changed)
+    ]
+    n = len(passing)
+    if n < 2:
+        if changed is None:
+            reason = ngettext(
+                "%(n)d passing test run on staging: two are needed.",
+                "%(n)d passing test runs on staging: two are needed.",
+                n,
+            ) % {"n": n}
+        else:
+            reason = ngettext(
+                "%(n)d passing test run on staging since the scope changed (%(changed)s): "
+                "two are needed.",
+                "%(n)d passing test runs on staging since the scope changed (%(changed)s): "
+                "two are needed.",
+                n,
+            ) % {"n": n, "changed": _fmt(changed)}
+        return Check(code, label, False, reason)
+    when = {"n": n, "at": _fmt(passing[0].run_at), "before": _fmt(passing[1].run_at)}
+    if changed is None:
+        reason = (
+            _(
+                "%(n)d passing test runs on staging, the latest on %(at)s, the one before on "
+                "%(before)s."
+            )
+            % when
+        )
+    else:
+        reason = _(
+            "%(n)d passing test runs on staging since the scope changed (%(changed)s), the "
+            "latest on %(at)s, the one before on %(before)s."
+        ) % {**when, "changed": _fmt(changed)}
+    return Check(code, label, True, reason)
+
+
+def check_cab_approval(facts: Facts) -> Check:
+    """The change approved (by the CAB, in the team's ITSM tool) after the last scope
+    change: a change approved for other servers is not this change's approval."""
+    code = "cab_approval"
+    label = _("Change approved by the CAB since the last scope change")
+    approval = facts.latest_approval
+    changed = facts.plan.scope_changed_at
+    if approval is None:
+        return Check(code, label, False, _("No change approval is recorded."))
+    if changed is not None and approval.approved_at < changed:
+        return Check(
+            code,
+            label,
+            False,
+            _("The scope changed (%(changed)s) after %(change)s was approved (%(at)s).")
+            % {
+                "changed": _fmt(changed),
+                "change": approval.change_id,
+                "at": _fmt(approval.approved_at),
+            },
+        )
+    return Check(
+        code,
+        label,
+        True,
+        _("%(change)s approved on %(at)s.")
+        % {"change": approval.change_id, "at": _fmt(approval.approved_at)},
     )
 
 
@@ -433,10 +557,12 @@ LABELS = {
     "test_procedure": _lazy("Test procedure written"),
     "staging_servers": _lazy("Staging servers in scope"),
     "staging_test": _lazy("Passing test run on staging since the last scope change"),
+    "second_staging_test": _lazy("Two passing test runs on staging since the last scope change"),
     "testing_signed_off": _lazy("Testing signed off"),
     "rollback_plan": _lazy("Rollback plan written"),
     "backups": _lazy("Backups of production servers"),
     "windows": _lazy("Windows free of conflicts, in off-peak hours, outside freezes"),
+    "cab_approval": _lazy("Change approved by the CAB since the last scope change"),
     "go_approval": _lazy("The go from the milestone's approvers"),
     "final_states": _lazy("Every server in a final state"),
     "lessons_learned": _lazy("Lessons learned written"),
@@ -451,10 +577,12 @@ CATALOGUE = {
     "test_procedure": check_test_procedure,
     "staging_servers": check_staging_servers,
     "staging_test": check_staging_test,
+    "second_staging_test": check_second_staging_test,
     "testing_signed_off": check_testing_signed_off,
     "rollback_plan": check_rollback_plan,
     "backups": check_backups,
     "windows": check_windows,
+    "cab_approval": check_cab_approval,
     "go_approval": check_go_approval,
     "final_states": check_final_states,
     "lessons_learned": check_lessons_learned,
@@ -520,7 +648,8 @@ def milestone_gate(milestone: Milestone, facts: Facts) -> Gate:
 
 def plan_gates(plan: Plan, milestones: list[Milestone] | None = None) -> dict[int, Gate]:
     """Every milestone's gate, by milestone id: 13 queries whatever the sizes
-    (12 when the milestones are passed in)."""
+    (12 when the milestones are passed in; one more when a milestone checks for a
+    change approval)."""
     if milestones is None:
         milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
     facts = load_facts(plan, milestones)

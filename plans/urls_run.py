@@ -10,6 +10,11 @@ urlpatterns = [
     path("<int:plan_id>/evidence/", evidence.evidence_page, name="plan_evidence"),
     path("<int:plan_id>/evidence/backups/", evidence.backup_create, name="backup_create"),
     path("<int:plan_id>/evidence/tests/", evidence.testrun_create, name="testrun_create"),
+    path(
+        "<int:plan_id>/evidence/approvals/",
+        evidence.change_approval_create,
+        name="change_approval_create",
+    ),
     path(_RUN, execution.run_page, name="plan_window_run"),
     path(_RUN + "board/", execution.run_board_partial, name="plan_window_run_board"),
     path(_RUN + "times/", execution.run_times, name="run_times"),

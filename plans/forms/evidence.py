@@ -1,8 +1,9 @@
-"""Input checks for evidence: backup records and test runs."""
+"""Input checks for evidence: backup records, test runs and change approvals."""
 
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from patchplan.accounts.models import User
@@ -91,3 +92,38 @@ class TestRunForm(SingleLineFieldsMixin, forms.Form):
         self.fields["servers"].label_from_instance = lambda s: (
             f"{s.hostname} ({s.get_environment_display()})"
         )
+
+
+class ChangeApprovalForm(SingleLineFieldsMixin, forms.Form):
+    """The change's approval (the CAB's): its id and link in the ITSM tool, who approved
+    it and when. The service checks the link and the date again (it is the rule)."""
+
+    change_id = forms.CharField(
+        label=_("Change request"),
+        max_length=100,
+        help_text=_("Its identifier in your ITSM tool, e.g. CHG0031337."),
+        error_messages={"required": _("Give the change request's identifier.")},
+    )
+    url = forms.CharField(
+        label=_("Link to the change"),
+        required=False,
+        max_length=500,
+        help_text=_("Optional: the change's page in your ITSM tool (http or https)."),
+        widget=forms.URLInput,
+        validators=[
+            URLValidator(
+                schemes=["http", "https"],
+                message=_("Give an http(s) link to the change, or nothing."),
+            )
+        ],
+    )
+    approved_by = forms.CharField(
+        label=_("Approved by"),
+        max_length=200,
+        help_text=_("e.g. CAB of 1 Dec, or the change manager's name."),
+        error_messages={"required": _("Say who approved the change.")},
+    )
+    approved_at = ZonedDateTimeField(
+        label=_("Approved at"),
+        error_messages={"required": _("Say when the change was approved.")},
+    )

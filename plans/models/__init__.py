@@ -4,6 +4,7 @@ from .document import DocumentText, DocumentVersion
 from .execution import (
     AuditEvent,
     BackupRecord,
+    ChangeApproval,
     ExecutionEvent,
     FollowUp,
     GateOverride,
@@ -34,6 +35,7 @@ __all__ = [
     "PlanSchedule",
     "AuditEvent",
     "BackupRecord",
+    "ChangeApproval",
     "ChecklistItem",
     "Comment",
     "DocumentText",

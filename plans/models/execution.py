@@ -72,6 +72,35 @@ class TestRun(models.Model):
         return f"{self.get_result_display()} on {self.environment} for {self.plan}"
 
 
+class ChangeApproval(models.Model):
+    """The change's approval by the CAB (or whoever approves changes in the team's ITSM
+    tool): evidence like a backup record, append-only (a correction is a new record).
+    The `cab_approval` check wants one approved after the plan's last scope change."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="change_approvals")
+    change_id = models.CharField(_("change request"), max_length=100)
+    url = models.URLField(_("link to the change"), max_length=500, blank=True)
+    approved_by = models.CharField(_("approved by"), max_length=200)
+    approved_at = models.DateTimeField(_("approved at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-approved_at", "-pk"]
+        indexes = [models.Index(fields=["plan", "-approved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.change_id} approved by {self.approved_by}"
+
+    @property
+    def link(self) -> str:
+        """The link, only when it is http(s): a stored value that bypassed the service's
+        check (an import, the admin, `update()`) never becomes a javascript: href."""
+        return self.url if self.url.lower().startswith(("https://", "http://")) else ""
+
+
 class ServerExecution(models.Model):
     """A server's progress through a maintenance window."""
 

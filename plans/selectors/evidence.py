@@ -1,16 +1,17 @@
-"""Reads of a plan's evidence: backup records and test runs."""
+"""Reads of a plan's evidence: backup records, test runs and change approvals."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from plans.models import BackupRecord, Plan, TestRun
+from plans.models import BackupRecord, ChangeApproval, Plan, TestRun
 from servers.models import Server
 
 
 def plan_evidence(*, plan: Plan) -> dict:
-    """Backups (newest first), test runs (newest first, with their servers) and the
-    latest run per environment (the one that counts): 3 queries."""
+    """Backups (newest first), test runs (newest first, with their servers), the
+    latest run per environment (the one that counts) and the change approvals (latest
+    approval first): 4 queries."""
     backups = list(
         BackupRecord.objects.filter(plan_id=plan.pk)
         .select_related("server", "verified_by", "created_by")
@@ -29,4 +30,14 @@ def plan_evidence(*, plan: Plan) -> dict:
         latest.setdefault(run.environment, run)
     for run in runs:
         run.counts = latest.get(run.environment) is run
-    return {"backups": backups, "test_runs": runs, "latest_runs": latest}
+    approvals = list(
+        ChangeApproval.objects.filter(plan_id=plan.pk)
+        .select_related("recorded_by")
+        .order_by("-approved_at", "-pk")
+    )
+    return {
+        "backups": backups,
+        "test_runs": runs,
+        "latest_runs": latest,
+        "change_approvals": approvals,
+    }

@@ -1,6 +1,7 @@
-"""Evidence that a plan is safe to deploy: backup records and test runs.
+"""Evidence that a plan is safe to deploy: backup records, test runs and change
+approvals (the CAB's).
 
-Both are append-only records (a correction is a new record), written for
+All are append-only records (a correction is a new record), written for
 servers of the plan's scope only, and each is written to the audit trail."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +18,7 @@ from django.utils.translation import gettext as _
 from patchplan.teams.models import Membership
 from plans.audit import audit_event
 from plans.choices import TestResult
-from plans.models import BackupRecord, Plan, TestRun
+from plans.models import BackupRecord, ChangeApproval, Plan, TestRun
 from servers.choices import Environment
 from servers.models import Server
 
@@ -151,3 +153,60 @@ def testrun_create(
     run.servers.set(servers)
     audit_event(plan=plan, obj=run, action="created", by=by, field="test run", new=result)
     return run
+
+
+# Only links a browser opens as a page: no javascript:, data: or file: URLs.
+_validate_link = URLValidator(schemes=["http", "https"])
+
+
+@transaction.atomic
+def change_approval_create(
+    *,
+    plan: Plan,
+    change_id: str,
+    approved_by: str,
+    approved_at: datetime,
+    by,
+    url: str = "",
+) -> ChangeApproval:
+    """Record that the plan's change request (its id in the team's ITSM tool, e.g.
+    CHG0031337, and optionally a link to it) was approved, by whom (free text: "CAB of
+    1 Dec") and when. A change approved after the last scope change is the catalogue's
+    `cab_approval` check, which teams add to a milestone's gate."""
+    if plan.is_template:
+        raise ValidationError(_("Templates are not run; record evidence on a plan."))
+    change_id = change_id.strip()
+    if not change_id:
+        raise ValidationError({"change_id": _("Give the change request's identifier.")})
+    if len(change_id) > 100:
+        raise ValidationError({"change_id": _("Use at most 100 characters.")})
+    approved_by = approved_by.strip()
+    if not approved_by:
+        raise ValidationError({"approved_by": _("Say who approved the change.")})
+    if len(approved_by) > 200:
+        raise ValidationError({"approved_by": _("Use at most 200 characters.")})
+    url = url.strip()
+    if url:
+        try:
+            _validate_link(url)
+        except ValidationError:
+            raise ValidationError(
+                {"url": _("Give an http(s) link to the change, or nothing.")}, code="invalid"
+            ) from None
+        if len(url) > 500:
+            raise ValidationError({"url": _("Use at most 500 characters.")})
+    if approved_at is None:
+        raise ValidationError({"approved_at": _("Say when the change was approved.")})
+    _check_not_future(approved_at, "approved_at")
+    approval = ChangeApproval.objects.create(
+        plan=plan,
+        change_id=change_id,
+        url=url,
+        approved_by=approved_by,
+        approved_at=approved_at,
+        recorded_by=by,
+    )
+    audit_event(
+        plan=plan, obj=approval, action="created", by=by, field="change approval", new=change_id
+    )
+    return approval

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from plans.models import BackupRecord
+from plans.models import BackupRecord, ChangeApproval
 from plans.models import TestRun as Run
 from plans.selectors.evidence import plan_evidence
 from plans.services import evidence
@@ -193,9 +193,16 @@ def test_the_evidence_page_costs_the_same_queries_at_any_size(
             plan=plan, server=s, what="db", location="nas", verified_by=engineer, by=engineer
         )
         evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=servers[size:])
+        evidence.change_approval_create(
+            plan=plan,
+            change_id=f"CHG{s.pk}",
+            approved_by="CAB",
+            approved_at=timezone.now(),
+            by=engineer,
+        )
     c = client_for(engineer)
-    # session, user, memberships, plan, backups, test runs, their servers,
-    # form choices (servers x2, members), messages
+    # session, user, memberships, plan, backups, test runs, their servers, change
+    # approvals (with who recorded them), form choices (servers x2, members), messages
     with django_assert_max_num_queries(14):
         response = c.get(f"/plans/{plan.pk}/evidence/")
     assert response.status_code == 200
@@ -244,3 +251,136 @@ def test_a_bulk_backup_failing_half_way_writes_none(plan, servers, engineer, out
             by=engineer,
         )
     assert not BackupRecord.objects.exists()
+
+
+# --- change approvals (the CAB's) ---------------------------------------------------
+
+
+def _approval_post(**fields) -> dict:
+    data = {
+        "change_id": "CHG0031337",
+        "url": "https://itsm.example.com/change/CHG0031337",
+        "approved_by": "CAB of 1 Dec",
+        "approved_at": timezone.localtime(timezone.now() - timedelta(hours=2)).strftime(
+            "%Y-%m-%dT%H:%M"
+        ),
+    }
+    data.update(fields)
+    return {f"approval-{k}": v for k, v in data.items()}
+
+
+def test_a_change_approval_is_recorded_with_a_history_row(plan, engineer):
+    from plans.models import AuditEvent
+
+    at = timezone.now() - timedelta(hours=2)
+    approval = evidence.change_approval_create(
+        plan=plan,
+        change_id="  CHG0031337 ",
+        url="https://itsm.example.com/change/CHG0031337",
+        approved_by="CAB of 1 Dec",
+        approved_at=at,
+        by=engineer,
+    )
+    assert (approval.change_id, approval.approved_at, approval.recorded_by) == (
+        "CHG0031337",
+        at,
+        engineer,
+    )
+    event = AuditEvent.objects.get(object_type="changeapproval", object_id=approval.pk)
+    assert (event.plan_id, event.action, event.new_value, event.by) == (
+        plan.pk,
+        "created",
+        "CHG0031337",
+        engineer,
+    )
+    assert plan_evidence(plan=plan)["change_approvals"] == [approval]
+
+
+@pytest.mark.parametrize(
+    "fields, error_field",
+    [
+        ({"change_id": " "}, "change_id"),
+        ({"approved_by": ""}, "approved_by"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"url": "ftp://itsm.example.com/CHG1"}, "url"),
+        ({"approved_at": timezone.now() + timedelta(days=1)}, "approved_at"),
+    ],
+)
+def test_a_bad_change_approval_is_refused_at_its_field(plan, engineer, fields, error_field):
+    kwargs = {
+        "change_id": "CHG0031337",
+        "approved_by": "CAB",
+        "approved_at": timezone.now() - timedelta(hours=1),
+        **fields,
+    }
+    with pytest.raises(ValidationError) as exc:
+        evidence.change_approval_create(plan=plan, by=engineer, **kwargs)
+    assert list(exc.value.error_dict) == [error_field]
+    assert not ChangeApproval.objects.exists()
+
+
+def test_engineer_records_a_change_approval_from_the_page(client_for, plan, engineer):
+    c = client_for(engineer)
+    response = c.post(f"/plans/{plan.pk}/evidence/approvals/", _approval_post())
+    assert response.status_code == 302
+    assert response["Location"] == f"/plans/{plan.pk}/evidence/#approvals"
+    approval = ChangeApproval.objects.get()
+    assert (approval.approved_by, approval.recorded_by) == ("CAB of 1 Dec", engineer)
+    page = c.get(f"/plans/{plan.pk}/evidence/").content.decode()
+    row = page[page.index('data-testid="approval-row"') :]
+    row = row[: row.index("</tr>")]
+    assert '<a href="https://itsm.example.com/change/CHG0031337"' in row
+    assert "CHG0031337</a>" in row and "CAB of 1 Dec" in row
+
+
+def _error_at(response, field: str, message: str) -> bool:
+    """crispy-bootstrap5 puts a field's errors right under it, with this id."""
+    html = response.content.decode()
+    at = html.find(f'id="error_1_id_approval-{field}"')
+    return at >= 0 and message in html[at : at + 300]
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"url": "javascript:alert(1)"}, "url", "Give an http(s) link to the change"),
+        ({"url": "itsm/CHG1"}, "url", "Give an http(s) link to the change"),
+        ({"change_id": ""}, "change_id", "Give the change request&#x27;s identifier."),
+        ({"change_id": "CHG1\nBcc: x"}, "change_id", "Use one line of plain text"),
+        ({"approved_by": ""}, "approved_by", "Say who approved the change."),
+        ({"approved_at": ""}, "approved_at", "Say when the change was approved."),
+    ],
+)
+def test_a_bad_change_approval_form_shows_the_message_at_the_field(
+    client_for, plan, engineer, fields, field, message
+):
+    response = client_for(engineer).post(
+        f"/plans/{plan.pk}/evidence/approvals/", _approval_post(**fields)
+    )
+    assert response.status_code == 400
+    assert _error_at(response, field, message)
+    assert not ChangeApproval.objects.exists()
+
+
+def test_a_change_approval_in_the_future_is_refused_at_its_field(client_for, plan, engineer):
+    tomorrow = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client_for(engineer).post(
+        f"/plans/{plan.pk}/evidence/approvals/", _approval_post(approved_at=tomorrow)
+    )
+    assert response.status_code == 400
+    assert _error_at(response, "approved_at", "This can&#x27;t be in the future.")
+    assert not ChangeApproval.objects.exists()
+
+
+def test_whoever_records_backups_records_change_approvals(
+    client_for, plan, owner, viewer, approver, outsider
+):
+    url = f"/plans/{plan.pk}/evidence/approvals/"
+    # The roles of the backup form (Action.EXECUTE): planners and engineers, not
+    # viewers or approvers; another team's plan does not exist.
+    assert client_for(viewer).post(url, _approval_post()).status_code == 403
+    assert client_for(approver).post(url, _approval_post()).status_code == 403
+    assert client_for(outsider).post(url, _approval_post()).status_code == 404
+    assert not ChangeApproval.objects.exists()
+    assert b"approval-form" not in client_for(viewer).get(f"/plans/{plan.pk}/evidence/").content
+    assert client_for(owner).post(url, _approval_post()).status_code == 302

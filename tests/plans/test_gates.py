@@ -369,6 +369,81 @@ def test_a_team_adds_a_check_from_the_catalogue(client_for, plan, servers, owner
         signoff_give(milestone=testing, by=approver, decision="approve")
 
 
+def _panel_check(page: str, code: str) -> tuple[str, str]:
+    """(data-passed, text) of one check on the sign-off panel."""
+    at = page.index(f'data-testid="check-{code}"')
+    item = page[at : page.index("</li>", at)]
+    passed = re.search(r'data-passed="(\w+)"', item).group(1)
+    mark, text = " ".join(re.sub(r"<[^>]+>", " ", item[item.index(">") + 1 :]).split()).split(
+        " ", 1
+    )
+    assert mark == {"yes": "✔", "no": "✘"}[passed]
+    return passed, text
+
+
+def test_a_team_adds_a_second_test_run_and_the_cabs_approval(
+    client_for, plan, servers, owner, approver
+):
+    """The two checks teams asked for are in the milestone form's catalogue; once
+    picked, the sign-off panel shows each with whether it passes and why."""
+    from plans.services.evidence import change_approval_create, testrun_create
+
+    testing, deployment = milestone(plan, "testing"), milestone(plan, "deployment")
+    c = client_for(owner)
+    form = c.get(f"/plans/milestones/{testing.pk}/").content.decode()
+    assert 'value="second_staging_test"' in form and 'value="cab_approval"' in form
+    assert "Two passing test runs on staging since the last scope change" in form
+    assert "Change approved by the CAB since the last scope change" in form
+    for m, entry, exit_ in [
+        (testing, ["test_procedure", "staging_servers"], ["staging_test", "second_staging_test"]),
+        (
+            deployment,
+            ["testing_signed_off", "rollback_plan", "backups", "windows", "cab_approval"]
+            + ["go_approval"],
+            ["final_states"],
+        ),
+    ]:
+        response = c.post(
+            f"/plans/milestones/{m.pk}/",
+            {
+                "name": m.name,
+                "signoff_count": 1,
+                "version": m.version,
+                "entry_checks": entry,
+                "exit_checks": exit_,
+            },
+        )
+        assert response.status_code == 302
+    testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
+    page = c.get(f"/plans/{plan.pk}/signoff/").content.decode()
+    assert _panel_check(page, "second_staging_test") == (
+        "no",
+        "Two passing test runs on staging since the last scope change — 1 passing test run "
+        "on staging since the scope changed (2 Dec 2026, 23:00 Europe/Berlin): two are "
+        "needed.",
+    )
+    assert _panel_check(page, "cab_approval") == (
+        "no",
+        "Change approved by the CAB since the last scope change — No change approval is recorded.",
+    )
+    record_listings(servers)
+    signoff_give(milestone=milestone(plan, "assessment"), by=approver, decision="approve")
+    with pytest.raises(ValidationError, match="Two passing test runs"):
+        signoff_give(milestone=testing, by=approver, decision="approve")
+
+    testrun_create(plan=plan, result="pass", by=owner, servers=[servers[1]])
+    change_approval_create(
+        plan=plan, change_id="CHG0031337", approved_by="CAB", approved_at=NOW, by=owner
+    )
+    page = c.get(f"/plans/{plan.pk}/signoff/").content.decode()
+    assert _panel_check(page, "second_staging_test")[0] == "yes"
+    assert _panel_check(page, "cab_approval") == (
+        "yes",
+        "Change approved by the CAB since the last scope change — CHG0031337 approved on "
+        "2 Dec 2026, 23:00 Europe/Berlin.",
+    )
+
+
 # --- the plan's approval: no window of a draft or a plan in review does any work ---
 
 

@@ -162,6 +162,13 @@ SCENARIOS = {
     "evidence.backup_records_create": lambda w: evidence.backup_records_create(
         plan=w["plan"], servers=w["servers"], what="x", location="y", by=w["engineer"]
     ),
+    "evidence.change_approval_create": lambda w: evidence.change_approval_create(
+        plan=w["plan"],
+        change_id="CHG0031337",
+        approved_by="CAB of 1 Dec",
+        approved_at=timezone.now() - timedelta(hours=1),
+        by=w["engineer"],
+    ),
     "evidence.testrun_create": lambda w: evidence.testrun_create(
         plan=w["plan"], result="pass", by=w["engineer"]
     ),

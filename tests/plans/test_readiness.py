@@ -266,3 +266,205 @@ def test_readiness_costs_the_same_queries_at_any_size(
     with django_assert_max_num_queries(13):
         result = plan_readiness(plan)
     assert len(result) == 4
+
+
+# --- checks a team adds from the catalogue: a second test run, the CAB's approval ---
+
+
+def _add_checks(milestone_, by, *, entry=None, exit=None):
+    """Give the milestone these checks, as the milestone form does (the service)."""
+    from plans.readiness import gate_codes
+    from plans.services.plans import milestone_update
+
+    current_entry, current_exit = gate_codes(milestone_)
+    milestone_update(
+        milestone=milestone_,
+        version=milestone_.version,
+        by=by,
+        name=milestone_.name,
+        starts_on=milestone_.starts_on,
+        due_on=milestone_.due_on,
+        signoff_roles=milestone_.signoff_roles,
+        signoff_count=milestone_.signoff_count,
+        entry_checks=[*current_entry, *(entry or [])],
+        exit_checks=[*current_exit, *(exit or [])],
+    )
+    milestone_.refresh_from_db()
+
+
+@pytest.fixture
+def earlier_scope(team, owner, frozen_now):
+    """A plan whose scope was set three hours before the frozen "now"."""
+    import time_machine
+
+    with time_machine.travel(frozen_now - timedelta(hours=3), tick=False):
+        plan = make_plan(team, owner)
+        servers = make_servers(team, plan, owner)
+    return plan, servers
+
+
+def _fmt(at):
+    from plans.readiness import _fmt as fmt
+
+    return fmt(at)
+
+
+def test_the_new_checks_are_in_the_catalogue_and_not_in_the_defaults():
+    from plans.readiness import CATALOGUE, DEFAULT_GATES, catalogue_choices
+
+    choices = dict(catalogue_choices())
+    assert choices["second_staging_test"] == (
+        "Two passing test runs on staging since the last scope change"
+    )
+    assert choices["cab_approval"] == "Change approved by the CAB since the last scope change"
+    assert {"second_staging_test", "cab_approval"} <= set(CATALOGUE)
+    defaults = {c for entry, exit_ in DEFAULT_GATES.values() for c in (*entry, *exit_)}
+    assert not defaults & {"second_staging_test", "cab_approval"}
+
+
+def test_a_second_test_run_fails_with_one_passing_run(earlier_scope, owner, frozen_now):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "testing"), owner, exit=["second_staging_test"])
+    assert check(plan, "testing", "second_staging_test").reason == (
+        "No test run on staging is recorded."
+    )
+    evidence.testrun_create(
+        plan=plan, result=Result.PASS, by=owner, run_at=frozen_now - timedelta(hours=1)
+    )
+    c = check(plan, "testing", "second_staging_test")
+    assert not c.passed
+    assert c.reason == (
+        "1 passing test run on staging since the scope changed "
+        f"({_fmt(plan.scope_changed_at)}): two are needed."
+    )
+    # The default check is satisfied by that one run, as before.
+    assert check(plan, "testing", "staging_test").passed
+
+
+def test_a_second_test_run_passes_with_two_passing_runs_since_the_scope_change(
+    earlier_scope, owner, frozen_now
+):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "testing"), owner, exit=["second_staging_test"])
+    first, second = frozen_now - timedelta(hours=2), frozen_now - timedelta(minutes=30)
+    evidence.testrun_create(plan=plan, result=Result.PASS, by=owner, run_at=first)
+    evidence.testrun_create(plan=plan, result=Result.PASS, by=owner, run_at=second)
+    # A production run is not a staging run, whatever its result.
+    evidence.testrun_create(plan=plan, result=Result.FAIL, by=owner, environment="production")
+    c = check(plan, "testing", "second_staging_test")
+    assert c.passed
+    assert c.reason == (
+        "2 passing test runs on staging since the scope changed "
+        f"({_fmt(plan.scope_changed_at)}), the latest on {_fmt(second)}, "
+        f"the one before on {_fmt(first)}."
+    )
+
+
+def test_a_second_test_run_fails_when_the_latest_run_failed(earlier_scope, owner, frozen_now):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "testing"), owner, exit=["second_staging_test"])
+    for hours in (2, 1):
+        evidence.testrun_create(
+            plan=plan, result=Result.PASS, by=owner, run_at=frozen_now - timedelta(hours=hours)
+        )
+    evidence.testrun_create(plan=plan, result=Result.FAIL, by=owner)
+    c = check(plan, "testing", "second_staging_test")
+    assert not c.passed
+    assert c.reason == f"The latest test run on staging ({_fmt(frozen_now)}) failed."
+
+
+def test_a_second_test_run_counts_only_runs_after_the_last_scope_change(
+    team, earlier_scope, owner, frozen_now
+):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "testing"), owner, exit=["second_staging_test"])
+    for hours in (2, 1):
+        evidence.testrun_create(
+            plan=plan, result=Result.PASS, by=owner, run_at=frozen_now - timedelta(hours=hours)
+        )
+    assert check(plan, "testing", "second_staging_test").passed
+    plan_scope_add(plan=plan, servers=[factories.ServerFactory(team=team)], by=owner)
+    plan.refresh_from_db()
+    c = check(plan, "testing", "second_staging_test")
+    assert not c.passed
+    assert c.reason.startswith(
+        f"0 passing test runs on staging since the scope changed ({_fmt(frozen_now)})"
+    )
+    evidence.testrun_create(plan=plan, result=Result.PASS, by=owner)
+    assert check(plan, "testing", "second_staging_test").reason.startswith("1 passing test run ")
+    evidence.testrun_create(plan=plan, result=Result.PASS, by=owner)
+    assert check(plan, "testing", "second_staging_test").passed
+
+
+def _approve_change(plan, by, at, change_id="CHG0031337"):
+    return evidence.change_approval_create(
+        plan=plan, change_id=change_id, approved_by="CAB of 1 Dec", approved_at=at, by=by
+    )
+
+
+def test_the_cab_approval_fails_until_a_change_approval_is_recorded(
+    earlier_scope, owner, frozen_now
+):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "deployment"), owner, entry=["cab_approval"])
+    c = check(plan, "deployment", "cab_approval")
+    assert not c.passed
+    assert c.reason == "No change approval is recorded."
+    assert not plan_gates(plan)[milestone(plan, "deployment").pk].may_start
+    at = frozen_now - timedelta(hours=1)
+    _approve_change(plan, owner, at)
+    c = check(plan, "deployment", "cab_approval")
+    assert c.passed
+    assert c.reason == f"CHG0031337 approved on {_fmt(at)}."
+
+
+def test_the_cab_approval_fails_once_the_scope_changes_after_it(
+    team, earlier_scope, owner, frozen_now
+):
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "deployment"), owner, entry=["cab_approval"])
+    approved = frozen_now - timedelta(hours=1)
+    _approve_change(plan, owner, approved)
+    assert check(plan, "deployment", "cab_approval").passed
+    plan_scope_add(plan=plan, servers=[factories.ServerFactory(team=team)], by=owner)
+    plan.refresh_from_db()
+    c = check(plan, "deployment", "cab_approval")
+    assert not c.passed
+    assert c.reason == (
+        f"The scope changed ({_fmt(frozen_now)}) after CHG0031337 was approved ({_fmt(approved)})."
+    )
+    # The change approved again for the new scope: the latest approval counts.
+    _approve_change(plan, owner, frozen_now, change_id="CHG0031338")
+    c = check(plan, "deployment", "cab_approval")
+    assert c.passed and "CHG0031338" in c.reason
+
+
+def test_an_approval_dated_before_the_scope_change_does_not_count_however_late_it_is_recorded(
+    earlier_scope, owner, frozen_now
+):
+    """What counts is when the change was approved, not when someone typed it in."""
+    plan, _servers = earlier_scope
+    _add_checks(milestone(plan, "deployment"), owner, entry=["cab_approval"])
+    _approve_change(plan, owner, plan.scope_changed_at - timedelta(days=1))
+    assert not check(plan, "deployment", "cab_approval").passed
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_the_added_checks_cost_one_query_at_most_at_any_size(
+    team, owner, size, django_assert_max_num_queries
+):
+    plan = make_plan(team, owner)
+    make_servers(team, plan, owner, production=size, staging=size)
+    _add_checks(milestone(plan, "testing"), owner, exit=["second_staging_test"])
+    _add_checks(milestone(plan, "deployment"), owner, entry=["cab_approval"])
+    for i in range(size):
+        evidence.testrun_create(plan=plan, result=Result.PASS, by=owner)
+        _approve_change(plan, owner, timezone.now(), change_id=f"CHG{i}")
+    plan = type(plan).objects.select_related("team").get(pk=plan.pk)
+    # the 13 of test_readiness_costs_the_same_queries_at_any_size (the staging runs'
+    # results and times in the query that read the latest run), and the latest
+    # change approval
+    with django_assert_max_num_queries(14):
+        gates = plan_gates(plan)
+    deployment = gates[milestone(plan, "deployment").pk]
+    assert next(c for c in deployment.entry if c.code == "cab_approval").passed

@@ -199,6 +199,13 @@ def test_the_report_costs_the_same_queries_at_any_size(
             plan=plan, server=servers[i], what="db", location="nas", by=engineer
         )
         evidence.testrun_create(plan=plan, result="pass", by=engineer, servers=servers[size:])
+        evidence.change_approval_create(
+            plan=plan,
+            change_id=f"CHG{i}",
+            approved_by="CAB",
+            approved_at=timezone.now(),
+            by=engineer,
+        )
         entry = log_entry_add(plan=plan, kind="issue", body=f"issue {i}", by=engineer)
         from plans.services.log import log_entry_edit
 
@@ -206,7 +213,7 @@ def test_the_report_costs_the_same_queries_at_any_size(
     c = client_for(engineer)
     # session, user, memberships, plan; references, scope, milestones (+ sign-off
     # people, sign-offs), readiness (9), status changes, tasks, backups, test runs
-    # (+ servers), log (+ revisions), review (windows, window servers, executions,
+    # (+ servers), change approvals, log (+ revisions), review (windows, window servers, executions,
     # overrides, emergency changes, follow-ups); the gates add 4 (go approvals,
     # window times, follow-ups, and the latest listing per server)
     with django_assert_max_num_queries(37):
@@ -275,6 +282,32 @@ def test_the_markdown_export_links_only_to_the_web_mail_and_the_page(client_for,
     # ...the others read as typed.
     for typed in ("[run](javascript:alert(1))", "![img](data:text/html,x)", "[ref]: javascript"):
         assert typed in html
+
+
+def test_the_report_and_its_markdown_show_the_change_approval(client_for, plan, engineer, owner):
+    at = timezone.now() - timedelta(hours=2)
+    evidence.change_approval_create(
+        plan=plan,
+        change_id="CHG0031337",
+        url="https://itsm.example.com/change?id=CHG0031337",
+        approved_by="CAB of 1 Dec",
+        approved_at=at,
+        by=engineer,
+    )
+    c = client_for(owner)
+    page = c.get(f"/plans/{plan.pk}/report/").content.decode()
+    table = page[page.index('data-testid="report-approvals"') :]
+    table = table[: table.index("</table>")]
+    local = timezone.localtime(at)
+    assert "<td>CHG0031337</td>" in table and "<td>CAB of 1 Dec</td>" in table
+    assert "https://itsm.example.com/change?id=CHG0031337" in table
+    assert local.strftime("%-d %b %Y, %H:%M") in table
+    md = c.get(f"/plans/{plan.pk}/report.md").content.decode()
+    assert "### Change approvals" in md
+    assert (
+        "| CHG0031337 | <https://itsm.example.com/change?id=CHG0031337> | CAB of 1 Dec | "
+        f"{local.strftime('%Y-%m-%d %H:%M')} | {engineer.display_name} |"
+    ) in md
 
 
 def test_the_markdown_export_has_every_heading_of_the_page(

@@ -98,8 +98,8 @@ def test_a_backup_verified_at_is_read_in_the_recorders_zone(client_for, plan, en
     engineer.save()
     client = client_for(engineer)
     page = client.get(reverse("plan_evidence", args=[plan.pk])).content.decode()
-    # "Verified at" (backups) and "Run at" (test runs).
-    assert page.count("America/New_York (your time zone)") == 2
+    # "Verified at" (backups), "Run at" (test runs) and "Approved at" (change approvals).
+    assert page.count("America/New_York (your time zone)") == 3
     server = plan.servers.get()
     response = client.post(
         reverse("backup_create", args=[plan.pk]),
@@ -133,6 +133,25 @@ def test_a_test_run_time_is_read_in_the_recorders_zone(client_for, plan, enginee
         )
     assert response.status_code == 302
     assert RecordedTestRun.objects.get().run_at == datetime(2027, 3, 28, 1, 15, tzinfo=UTC)
+
+
+def test_a_change_approval_time_is_read_in_the_recorders_zone(client_for, plan, engineer):
+    from plans.models import ChangeApproval
+
+    engineer.time_zone = "America/New_York"
+    engineer.save()
+    with time_machine.travel(datetime(2027, 4, 2, 9, tzinfo=UTC), tick=False):
+        response = client_for(engineer).post(
+            reverse("change_approval_create", args=[plan.pk]),
+            {
+                "approval-change_id": "CHG0031337",
+                "approval-approved_by": "CAB",
+                # EDT since 14 March: 17:00 in New York is 21:00 UTC.
+                "approval-approved_at": "2027-03-18T17:00",
+            },
+        )
+    assert response.status_code == 302
+    assert ChangeApproval.objects.get().approved_at == datetime(2027, 3, 18, 21, tzinfo=UTC)
 
 
 def test_suggest_after_is_read_in_the_viewers_zone(client_for, plan, planner):

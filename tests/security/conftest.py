@@ -11,7 +11,11 @@ from django.utils import timezone
 from patchplan.notifications.models import Notification
 from patchplan.teams.services import freeze_create
 from plans.models import ChecklistItem, Comment, PlanReference
-from plans.services.evidence import backup_record_create, testrun_create
+from plans.services.evidence import (
+    backup_record_create,
+    change_approval_create,
+    testrun_create,
+)
 from plans.services.log import log_entry_add
 from plans.services.plans import (
     comment_post,
@@ -88,6 +92,14 @@ def world(team, admin, planner, engineer, approver, viewer):
         plan=plan, server=server, what="/var/lib", location="s3://b", by=engineer, notes="ok"
     )
     testrun_create(plan=plan, result="pass", by=engineer, servers=[], notes="green")
+    change_approval_create(
+        plan=plan,
+        change_id="CHG0031337",
+        url="https://itsm.example.com/change/CHG0031337",
+        approved_by="CAB of 1 Dec",
+        approved_at=now - timedelta(hours=1),
+        by=engineer,
+    )
     freeze = freeze_create(
         team=team,
         starts_on=now.date() + timedelta(days=20),

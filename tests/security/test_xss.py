@@ -26,6 +26,7 @@ from patchplan.notifications.services import Undeliverable
 from patchplan.teams.models import FreezePeriod, Team
 from plans.models import (
     BackupRecord,
+    ChangeApproval,
     ChecklistItem,
     Comment,
     LogEntry,
@@ -126,6 +127,20 @@ def plant(world, text: str) -> None:
     _put(LogEntry.objects.filter(plan=plan), text, "body")
     _put(BackupRecord.objects.filter(plan=plan), text, "what", "location", "command", "notes")
     _put(EvidenceTestRun.objects.filter(plan=plan), text, "procedure", "notes")
+    _put(ChangeApproval.objects.filter(plan=plan), text, "change_id", "approved_by")
+    # A link that passes validation (http(s), no spaces), and one that did not (a row
+    # from outside the form: an import, the admin): never an href.
+    ChangeApproval.objects.filter(plan=plan).update(
+        url=("https://example.com/" + text.replace(" ", ""))[:500]
+    )
+    first = ChangeApproval.objects.filter(plan=plan).first()
+    ChangeApproval.objects.create(
+        plan=plan,
+        change_id=_fit(text, ChangeApproval, "change_id"),
+        url="javascript:alert(1)",
+        approved_by=_fit(text, ChangeApproval, "approved_by"),
+        approved_at=first.approved_at,
+    )
     _put(FreezePeriod.objects.filter(team=team), text, "reason")
     _put(InventoryToken.objects.filter(team=team), text, "name")
     for n in Notification.objects.filter(team=team):
@@ -319,6 +334,24 @@ def test_hostile_input_through_the_forms_is_refused_or_escaped(client, world, pl
         ),
         client.post(reverse("comment_create", args=[plan.pk]), {"body": text}),
         client.post(
+            reverse("change_approval_create", args=[plan.pk]),
+            {
+                "approval-change_id": text[:100],
+                "approval-url": text[:500],
+                "approval-approved_by": text[:200],
+                "approval-approved_at": "2026-12-01T09:00",
+            },
+        ),
+        client.post(
+            reverse("change_approval_create", args=[plan.pk]),
+            {
+                "approval-change_id": line[:100],
+                "approval-url": f"https://itsm.example/{line.replace(' ', '')}"[:500],
+                "approval-approved_by": line,
+                "approval-approved_at": "2026-12-01T09:00",
+            },
+        ),
+        client.post(
             reverse("log_create", args=[plan.pk]),
             {"kind": "note", "body": text},
             HTTP_HX_REQUEST="true",
@@ -341,6 +374,8 @@ def test_hostile_input_through_the_forms_is_refused_or_escaped(client, world, pl
         reverse("plan_list"),
         reverse("plan_detail", args=[plan.pk]),
         reverse("plan_log", args=[plan.pk]),
+        reverse("plan_evidence", args=[plan.pk]),
+        reverse("plan_report", args=[plan.pk]),
     ]:
         problems += [f"{url}: {p}" for p in html_problems(_get(client, url, {}))]
     assert not problems, "\n".join(problems[:20])
