@@ -77,8 +77,9 @@ def _to_the_card(page) -> None:
 def _read_down_to_100_rows(page, rows) -> None:
     """ "Show more" once, then read down to the 71st row at the top of the window. The
     click is dispatched, not made by scrolling the end of the list into view: there the
-    list's "revealed" loading would go on by itself (Chrome's scroll anchoring keeps the
-    next "show more" in view), and how far is up to the browser, not this test."""
+    list's "revealed" loading goes on by itself (Chromium's view moves down with the rows
+    loaded, by their height, so the next "show more" is in view again), and how far is up
+    to the browser, not this test."""
     expect(rows).to_have_count(50)
     # htmx wires up swapped-in content once it settles (20 ms on): until then the button
     # is a plain button.
