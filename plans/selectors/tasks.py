@@ -128,6 +128,9 @@ def members_by_team(team_ids) -> dict[int, list[Person]]:
 # each name is reversed once with a placeholder id that is then swapped for the row's id.
 _PLACEHOLDER = "2147483647"
 TASK_PAGE_SIZE = 50
+# The most rows the tasks card renders at once when its live refresh asks for as many as
+# the reader had loaded ("shown"): a request can't ask for the whole table.
+TASK_SHOWN_MAX = 500
 
 
 def _url_maker(name: str):
@@ -262,12 +265,15 @@ def task_rows(*, tasks, user) -> list[TaskRow]:
 @dataclass(frozen=True)
 class TaskFilters:
     """The plan page's task filters from GET parameters; unknown values are ignored.
-    `milestone` and `assignee` are an id, "none" (without one) or None (any)."""
+    `milestone` and `assignee` are an id, "none" (without one) or None (any). `shown`:
+    how many rows the reader had loaded when the card's live refresh asked (0 to
+    TASK_SHOWN_MAX), so the refreshed card shows at least as many."""
 
     milestone: int | str | None = None
     assignee: int | str | None = None
     status: str = ""
     offset: int = 0
+    shown: int = 0
 
     @classmethod
     def from_query(cls, params) -> TaskFilters:
@@ -277,13 +283,17 @@ class TaskFilters:
                 return "none"
             return int(value) if value.isdecimal() and len(value) < 10 else None
 
+        def pick_count(name):
+            value = params.get(name, "")
+            return int(value) if value.isdecimal() and len(value) < 7 else 0
+
         status = params.get("status", "")
-        offset = params.get("offset", "")
         return cls(
             milestone=pick_id("milestone"),
             assignee=pick_id("assignee"),
             status=status if status in TaskStatus.values else "",
-            offset=int(offset) if offset.isdecimal() and len(offset) < 7 else 0,
+            offset=pick_count("offset"),
+            shown=min(pick_count("shown"), TASK_SHOWN_MAX),
         )
 
     @property
@@ -315,11 +325,19 @@ class TaskFilters:
         return queryset
 
 
-def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, people=None) -> dict:
-    """One page (TASK_PAGE_SIZE) of the plan's tasks as rows, from filters.offset, and
-    the number of tasks the filters match: 1 query (2 if an assignee has left the team
-    since, or the offset is past the end; 2 without `milestones`/`people`, read here
-    then)."""
+def plan_task_rows(
+    *,
+    plan: Plan,
+    user,
+    filters: TaskFilters,
+    milestones=None,
+    people=None,
+    limit: int = TASK_PAGE_SIZE,
+) -> dict:
+    """`limit` (one page, TASK_PAGE_SIZE, unless told) of the plan's tasks as rows, from
+    filters.offset, and the number of tasks the filters match: 1 query whatever the
+    limit (2 if an assignee has left the team since, or the offset is past the end; 2
+    without `milestones`/`people`, read here then)."""
     from plans.models import Milestone
 
     if milestones is None:
@@ -341,7 +359,7 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
             "n_items",
             "n_done",
             "total",
-        )[filters.offset : filters.offset + TASK_PAGE_SIZE]
+        )[filters.offset : filters.offset + limit]
     )
     if values:
         total = values[0][-1]
@@ -386,21 +404,25 @@ def plan_task_rows(*, plan: Plan, user, filters: TaskFilters, milestones=None, p
 
 
 def tasks_card(*, plan: Plan, user, milestones=None, filters: TaskFilters | None = None) -> dict:
-    """Context of the plan page's tasks card: the first page of rows, the filters and
-    the pickers' options (once for the page): 2 queries (tasks with their count, members),
-    3 without the plan's `milestones` passed in."""
+    """Context of the plan page's tasks card: the first page of rows (or as many as
+    filters.shown, when a live refresh says the reader had loaded more: the list they
+    were reading must not shrink under them), the filters and the pickers' options (once
+    for the page): 2 queries (tasks with their count, members), 3 without the plan's
+    `milestones` passed in."""
     from plans.models import Milestone
 
     members = members_by_team([plan.team_id])[plan.team_id]
     if milestones is None:
         milestones = list(Milestone.objects.filter(plan_id=plan.pk).order_by("position", "pk"))
     can_edit = user_can(user=user, team_id=plan.team_id, action=Action.EDIT_PLAN)
+    filters = filters or TaskFilters()
     page = plan_task_rows(
         plan=plan,
         user=user,
-        filters=filters or TaskFilters(),
+        filters=filters,
         milestones=milestones,
         people={u.pk: u.display_name for u in members},
+        limit=max(TASK_PAGE_SIZE, filters.shown),
     )
     return {
         **page,

@@ -214,7 +214,9 @@ def checklist_toggle(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_safe
 def plan_task_rows(request: HttpRequest, plan_id: int) -> HttpResponse:
     """The plan page's task table filtered (offset 0: the whole list with its count) or
-    its next page of rows (as the user scrolls to the end or asks for more)."""
+    its next page of rows (as the user scrolls to the end or asks for more). One page
+    each time: the filter form's `shown` is for the card's live refresh, and a list
+    filtered anew starts at its first page."""
     plan = plan_get_for_user(user=request.user, plan_id=plan_id)
     filters = selectors.TaskFilters.from_query(request.GET)
     context = selectors.plan_task_rows(plan=plan, user=request.user, filters=filters)

@@ -8,7 +8,10 @@
 // with a field being typed in (focused, or changed and not saved) waits until it is
 // left, so nothing typed is ever replaced; nor is one with a row's editor open. Nor is
 // a section or piece with a pointer held down in it or a request of its own on the way:
-// see "pressed" and "inflight" below.
+// see "pressed" and "inflight" below. A piece with a form marked data-live-filters (the
+// tasks card's filters) refreshes with that form's values instead of its URL's query:
+// the refresh shows what the person chose, and those fields hold it back only while
+// focused.
 (function () {
   "use strict";
   var box = document.getElementById("plan-live");
@@ -119,7 +122,10 @@
     for (var i = 0; i < fields.length; i++) {
       var f = fields[i];
       if (f === document.activeElement) { return true; }
-      if (f.type === "checkbox" || f.type === "radio") {
+      if (f.form && f.form.hasAttribute("data-live-filters")) {
+        // Its value travels with the refresh (below): nothing of it is lost.
+        continue;
+      } else if (f.type === "checkbox" || f.type === "radio") {
         if (f.checked !== f.defaultChecked) { return true; }
       } else if (f.tagName === "SELECT" && f.dataset.options) {
         // A row's picker (its options filled in from the page's list) saves on change:
@@ -169,11 +175,44 @@
     });
   }
 
+  // What a piece's refresh asks with: its filter form's values (what the person chose
+  // since the page loaded), each data-live-count="SELECTOR" field set to how many such
+  // elements the piece shows now (rows loaded with "show more"), so the answer shows as
+  // many. Null for a piece without such a form.
+  function liveQuery(panel) {
+    var form = panel.querySelector("form[data-live-filters]");
+    if (!form) { return null; }
+    form.querySelectorAll("input[data-live-count]").forEach(function (input) {
+      input.value = String(panel.querySelectorAll(input.dataset.liveCount).length);
+    });
+    return new FormData(form);
+  }
+
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    var elt = detail.elt;
+    if (!elt || !elt.dataset || !elt.dataset.livePanel || detail.verb !== "get") { return; }
+    var values = liveQuery(elt);
+    if (!values) { return; }
+    // The page's own query (in the piece's URL) is for its first load only.
+    detail.path = detail.path.split("?")[0];
+    new Set(values.keys()).forEach(function (name) { detail.parameters[name] = values.getAll(name); });
+    elt.dataset.liveAsked = new URLSearchParams(values).toString();
+  });
+
+  // A filter chosen or rows loaded while the piece's refresh was on its way: the answer
+  // would take them back.
+  function movedSinceAsked(panel) {
+    var asked = panel.dataset.liveAsked;
+    var values = asked !== undefined && liveQuery(panel);
+    return !!values && new URLSearchParams(values).toString() !== asked;
+  }
+
   // A refresh answered after someone started typing in its piece (or opened a row's
-  // editor there, or pressed a button in it) while it was on its way is dropped; the
-  // piece stays stale and is fetched again once it is left. Refreshes are the requests
-  // of the section or piece itself; what people click inside it comes from inner
-  // elements and is never held.
+  // editor there, pressed a button in it, or changed what its refresh asks for) while
+  // it was on its way is dropped; the piece stays stale and is fetched again once it is
+  // left. Refreshes are the requests of the section or piece itself; what people click
+  // inside it comes from inner elements and is never held.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     // The element that asked (detail.elt is where the answer goes: a section's Edit
     // link swaps its section too, and must not be held by its own request).
@@ -186,7 +225,7 @@
       return;
     }
     if (!elt.dataset.livePanel) { return; }
-    if (held(elt) || (elt.dataset.livePanel !== "run" && typing(elt))) {
+    if (held(elt) || (elt.dataset.livePanel !== "run" && (typing(elt) || movedSinceAsked(elt)))) {
       event.detail.shouldSwap = false;
       stale[elt.dataset.livePanel] = true;
     }

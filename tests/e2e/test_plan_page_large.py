@@ -45,9 +45,9 @@ def test_planner_works_the_reference_size_plan_page(
     )
     page.locator("#windows").screenshot(path=str(folder / "plan-page-reference-size-windows.png"))
 
-    # Paging first: the reassignment below sets off the tasks card's live refresh, which
-    # shows the first 50 rows again (a paged list is not held yet: issue 13's note).
-    # Scrolling to the end of the table brings the next 50.
+    # Paging first (the reassignment below sets off the tasks card's live refresh, which
+    # keeps the rows loaded: test_plan_tasks_live). Scrolling to the end of the table
+    # brings the next 50.
     page.get_by_test_id("tasks-more").scroll_into_view_if_needed()
     expect(rows).to_have_count(100)
     scope_rows = page.locator("[data-testid=scope-table] tbody tr:not([data-testid])")
