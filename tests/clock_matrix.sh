@@ -13,7 +13,7 @@
 # The fault tests (tests/notifications/test_faults.py) start Celery workers in
 # subprocesses, which keep the real clock: not in the list. The browser flows
 # that pass the gates (run mode, go, windows starting) run at one of the
-# points (`make test-clock` runs them with CLOCK_MODULES and CLOCK_POINTS):
+# points (`make test-clock-browser` runs them with CLOCK_MODULES and CLOCK_POINTS):
 # their live server is travelled; Chromium keeps its own clock, which the pages
 # use only for refresh timers.
 set -uo pipefail
