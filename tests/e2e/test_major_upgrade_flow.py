@@ -12,10 +12,11 @@ rolled-back server), and the printed report (screenshot looked at)."""
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -43,6 +44,16 @@ DPKG_AFTER = (
     "libpq5\t15.6-0+deb12u1\nbash\t5.2.15-2\n"
 )
 TIMEOUT = 15_000
+
+# The live server runs in this process and sees this clock, travelled and ticking: the
+# flow runs at the same instant (15:00 in Berlin) whatever the hour CI starts it.
+NOW = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def _panel(page, name):

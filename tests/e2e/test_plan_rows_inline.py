@@ -47,6 +47,21 @@ def rows(team, planner, admin, frozen_now):
     return plan, milestone, window, task
 
 
+def _someone_else_changes(plan, milestone, admin):
+    """`admin` adds a task ("Drain the pool", returned) and renames the milestone
+    ("Staging hosts"): the tasks and milestones cards are due for a refresh."""
+    other = task_services.task_create(plan=plan, title="Drain the pool", by=admin)
+    plan_services.milestone_update(
+        milestone=milestone,
+        version=milestone.version,
+        by=admin,
+        name="Staging hosts",
+        starts_on=milestone.starts_on,
+        due_on=milestone.due_on,
+    )
+    return other
+
+
 def _open(browser, login, live_server, user, plan):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -141,16 +156,8 @@ def test_an_open_row_editor_is_not_replaced_by_a_live_refresh(
         expect(editor).to_be_visible()
         mine.locator("body").click(position={"x": 5, "y": 5})  # nothing focused, nothing typed
         # Someone else adds a task to the card and renames a milestone meanwhile.
-        other = task_services.task_create(plan=plan, title="Drain the pool", by=admin)
+        other = _someone_else_changes(plan, milestone, admin)
         other_row = mine.locator(f"#task-{other.pk}")
-        plan_services.milestone_update(
-            milestone=milestone,
-            version=milestone.version,
-            by=admin,
-            name="Staging hosts",
-            starts_on=milestone.starts_on,
-            due_on=milestone.due_on,
-        )
         # The poll has seen the changes (the milestones card shows the new name), yet the card
         # with the open editor waits; it refreshes once the editor is closed.
         # (How fast is the first test's business; here only the order matters.)
@@ -189,15 +196,7 @@ def test_an_editor_on_its_way_is_not_lost_to_a_live_refresh(
             mine.wait_for_timeout(50)
         assert on_the_way, "the editor was not asked for"
         # Someone else adds a task: the card is due for a refresh while the answer waits.
-        other = task_services.task_create(plan=plan, title="Drain the pool", by=admin)
-        plan_services.milestone_update(
-            milestone=milestone,
-            version=milestone.version,
-            by=admin,
-            name="Staging hosts",
-            starts_on=milestone.starts_on,
-            due_on=milestone.due_on,
-        )
+        other = _someone_else_changes(plan, milestone, admin)
         # The poll has seen the changes (the milestones card shows the new name).
         expect(mine.locator(f"#milestone-row-{milestone.pk}")).to_contain_text(
             "Staging hosts", timeout=WAIT_MS

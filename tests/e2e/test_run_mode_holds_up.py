@@ -3,9 +3,10 @@ itself (at least three times) is kept and saved with "Verified"; a refused click
 leaves the page whole, the row in its state, and what was typed in place."""
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -16,6 +17,16 @@ from tests.plans.run_helpers import give_go, make_plan, make_servers, make_windo
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 15_000
+
+# The live server runs in this process and sees this clock, travelled and ticking: the
+# flow runs at the same instant (23:00 in Berlin, when windows run) whatever the hour CI starts it.
+NOW = datetime(2026, 12, 2, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -148,6 +159,16 @@ def test_a_refused_click_leaves_the_page_whole_and_keeps_what_was_typed(
     expect(page.get_by_test_id("window-times")).to_be_visible()
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
     assert page.locator("#run-board").count() == 1
+    # The refusal stays to be read while the board's polls come and go (1 s here).
+    polls = []
+    page.on("response", lambda r: polls.append(r) if "/live/?" in r.url else None)
+    deadline = time.monotonic() + 15
+    while len(polls) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert len(polls) >= 3, "the page stopped polling"
+    expect(_row(page, "db-prod-1").get_by_test_id("run-error")).to_contain_text(
+        "doesn't show the plan's packages patched"
+    )
     shot(page, "run-refused-page-whole")
     assert ServerExecution.objects.get(server__hostname="db-prod-1").status == "patched"
 

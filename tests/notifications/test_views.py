@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +20,8 @@ from plans.notify.calendars import window_uid
 
 from .helpers import make_window_world
 
-pytestmark = pytest.mark.django_db
+# "Now" is frozen for each test (at PATCHPLAN_TEST_CLOCK or the real instant).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def _row(user, team, **kw):
@@ -77,9 +79,10 @@ def test_opening_a_notification_marks_it_read_and_goes_where_it_points(
     mine.refresh_from_db()
     other.refresh_from_db()
     assert mine.read_at is not None and other.read_at is None
-    # Opening it again keeps the first reading time.
+    # Opening it again, five minutes on, keeps the first reading time.
     first = mine.read_at
-    client.get(reverse("notification_open", args=[mine.pk]))
+    with time_machine.travel(first + timedelta(minutes=5), tick=False):
+        client.get(reverse("notification_open", args=[mine.pk]))
     mine.refresh_from_db()
     assert mine.read_at == first
     # Someone else's: a 404, and it stays unread.
