@@ -157,16 +157,25 @@ class AxeScanner:
     def _scan(self, page, *, quiet: bool) -> list[dict]:
         length = "document.body ? document.body.innerHTML.length : 0"
         try:
-            for _attempt in range(3):
-                self._settle(page)
-                url = page.url
-                # The same URL in the same state is scanned once; a changed DOM again.
-                key = (url, str(page.evaluate(length)))
-                if key in self.seen:
-                    return []
-                response = self.axe.run(
-                    page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}
-                ).response
+            for attempt in range(3):
+                try:
+                    self._settle(page)
+                    url = page.url
+                    # The same URL in the same state is scanned once; a changed DOM again.
+                    key = (url, str(page.evaluate(length)))
+                    if key in self.seen:
+                        return []
+                    response = self.axe.run(
+                        page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}
+                    ).response
+                except Exception:
+                    # A click that follows a link returns before the browser swaps documents;
+                    # a scan that straddles the swap finds no document (axe: "reading
+                    # 'documentElement'" of null). Scan the page that arrives instead.
+                    if attempt == 2:
+                        raise
+                    page.wait_for_load_state("load")
+                    continue
                 # An htmx request that began during the scan (hx-trigger="load") dims part
                 # of the page under axe's eyes: scan again once it has settled.
                 if not self._busy(page) and str(page.evaluate(length)) == key[1]:

@@ -41,7 +41,11 @@ def demo(transactional_db):
 
 
 def _nav(page, name):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    # Wait for the new page: the click returns before the browser has left the old one.
+    with page.expect_navigation():
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=name, exact=True
+        ).click()
 
 
 def _fleet_search(page, package, below=""):
