@@ -46,46 +46,56 @@ def evidence_page(request: HttpRequest, plan_id: int) -> HttpResponse:
     return _page(request, plan)
 
 
+def _record(request, plan, form, *, create, done, anchor: str, form_key: str) -> HttpResponse:
+    """Record what a valid form describes through `create`, in its one transaction, and
+    go back to the page's `anchor` with the message `done(result)`; otherwise show the
+    page again with the errors where the person typed (a service's refusal on top)."""
+    if form.is_valid():
+        try:
+            result = create(plan=plan, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, done(result))
+            return redirect(f"/plans/{plan.pk}/evidence/#{anchor}")
+    return _page(request, plan, status=400, **{form_key: form})
+
+
 @login_required
 @require_POST
 def backup_create(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.EXECUTE)
-    form = BackupForm(request.POST, plan=plan, prefix="backup")
-    if form.is_valid():
-        try:
-            records = services.backup_records_create(
-                plan=plan, by=request.user, **form.cleaned_data
+    return _record(
+        request,
+        plan,
+        BackupForm(request.POST, plan=plan, prefix="backup"),
+        create=services.backup_records_create,
+        done=lambda records: (
+            ngettext(
+                "Backup recorded for %(n)d server.",
+                "Backup recorded for %(n)d servers.",
+                len(records),
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request,
-                ngettext(
-                    "Backup recorded for %(n)d server.",
-                    "Backup recorded for %(n)d servers.",
-                    len(records),
-                )
-                % {"n": len(records)},
-            )
-            return redirect(f"/plans/{plan.pk}/evidence/#backups")
-    return _page(request, plan, backup_form=form, status=400)
+            % {"n": len(records)}
+        ),
+        anchor="backups",
+        form_key="backup_form",
+    )
 
 
 @login_required
 @require_POST
 def testrun_create(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.EXECUTE)
-    form = TestRunForm(request.POST, plan=plan, prefix="test")
-    if form.is_valid():
-        try:
-            services.testrun_create(plan=plan, by=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Test run recorded."))
-            return redirect(f"/plans/{plan.pk}/evidence/#tests")
-    return _page(request, plan, test_form=form, status=400)
+    return _record(
+        request,
+        plan,
+        TestRunForm(request.POST, plan=plan, prefix="test"),
+        create=services.testrun_create,
+        done=lambda run: _("Test run recorded."),
+        anchor="tests",
+        form_key="test_form",
+    )
 
 
 @login_required
@@ -93,17 +103,14 @@ def testrun_create(request: HttpRequest, plan_id: int) -> HttpResponse:
 def change_approval_create(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Record the change's approval (the CAB's): whoever records backups may."""
     plan = plan_get_for_user(user=request.user, plan_id=plan_id, action=Action.EXECUTE)
-    form = ChangeApprovalForm(request.POST, prefix="approval")
-    if form.is_valid():
-        try:
-            approval = services.change_approval_create(
-                plan=plan, by=request.user, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request, _("Approval of %(change)s recorded.") % {"change": approval.change_id}
-            )
-            return redirect(f"/plans/{plan.pk}/evidence/#approvals")
-    return _page(request, plan, approval_form=form, status=400)
+    return _record(
+        request,
+        plan,
+        ChangeApprovalForm(request.POST, prefix="approval"),
+        create=services.change_approval_create,
+        done=lambda approval: (
+            _("Approval of %(change)s recorded.") % {"change": approval.change_id}
+        ),
+        anchor="approvals",
+        form_key="approval_form",
+    )
