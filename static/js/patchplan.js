@@ -42,9 +42,12 @@
   document.addEventListener("focusin", fillFrom, true);
   function fillAllWhenIdle() {
     var later = window.requestIdleCallback || function (fn) { return setTimeout(fn, 50); };
+    // Within a second even on a page that is never idle (a busy machine, a large plan
+    // refreshing live): a picker chosen from without being touched first (a script, an
+    // assistive tool) found its options missing for as long as 30 s.
     later(function () {
       document.querySelectorAll("select[data-options]:not([data-filled])").forEach(fillPicker);
-    });
+    }, { timeout: 1000 });
   }
   document.addEventListener("DOMContentLoaded", fillAllWhenIdle);
   document.addEventListener("htmx:afterSettle", fillAllWhenIdle);
