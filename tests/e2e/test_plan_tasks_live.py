@@ -71,6 +71,10 @@ def _shots(page, shot, name: str):
 
 
 def _to_the_card(page) -> None:
+    # The card comes after the page (hx-trigger="load") and htmx wires up what it swapped
+    # in once that settles (20 ms on): a filter chosen before then was a plain select's
+    # change, and the list never followed (CI: "130 tasks" where 120 should match).
+    expect(page.locator(".htmx-request, .htmx-settling")).to_have_count(0)
     page.locator("#tasks").evaluate("card => card.scrollIntoView({block: 'start'})")
 
 
